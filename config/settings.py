@@ -1,0 +1,129 @@
+"""Settings read from the environment (names as in the public contract).
+
+Defaults serve the embedded stack; `APP_ENV=production` refuses unsafe values.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from domain.durations import parse_duration
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PLANS_FILE = Path(__file__).resolve().parent / "plans.json"
+DEV_WEBHOOK_SECRET = "paysaga-dev-webhook-secret"
+DEV_JWT_SECRET = "paysaga-dev-jwt-secret-change-me-0123456789"
+DEV_ACCESS_TOKEN = "TEST-0000000000000000-000000-paysaga-sandbox-token-0000"
+
+
+class ConfigurationError(Exception):
+    """Raised with one line naming the variable that is missing or invalid."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    app_env: str = "development"
+
+    database_url: str = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'var' / 'paysaga.db'}"
+
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "payments"
+    temporal_api_key: str | None = None
+    temporal_tls_cert: str | None = None
+    temporal_tls_key: str | None = None
+
+    mercadopago_access_token: str = DEV_ACCESS_TOKEN
+    mercadopago_webhook_secret: str | None = None
+    mercadopago_api_base_url: str = "https://api.mercadopago.com"
+    mercadopago_notification_url: str = "http://127.0.0.1:8000/api/webhooks/mercadopago"
+    mercadopago_success_url: str | None = None
+    mercadopago_failure_url: str | None = None
+    mercadopago_pending_url: str | None = None
+    # seconds the SDK waits for MercadoPago before an activity attempt fails
+    mercadopago_timeout_seconds: float = 10.0
+    # how far a webhook's `ts` may be from now; older deliveries are replays
+    webhook_tolerance_seconds: int = 0
+
+    auth_jwt_secret: str | None = None
+
+    plans_file: Path = DEFAULT_PLANS_FILE
+    checkout_deadline: str = "P3D"
+
+    payload_encryption_key: str | None = None
+    payload_decryption_keys: str | None = None
+
+    worker_metrics_address: str = "127.0.0.1:9464"
+
+    event_webhook_urls: str | None = None
+    event_webhook_secret: str | None = None
+
+    # how long a payment's routing workflow waits for more notifications before it ends
+    payment_router_idle: str = "PT10M"
+    # applied payments after which a subscription workflow continues as new
+    subscription_continue_as_new_after: int = Field(default=500, ge=1)
+
+    @field_validator("checkout_deadline", "payment_router_idle")
+    @classmethod
+    def _iso_duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @property
+    def is_production(self) -> bool:
+        return self.app_env.lower() == "production"
+
+    @property
+    def checkout_deadline_delta(self) -> timedelta:
+        return parse_duration(self.checkout_deadline)
+
+    @property
+    def payment_router_idle_delta(self) -> timedelta:
+        return parse_duration(self.payment_router_idle)
+
+    @property
+    def webhook_secret(self) -> str:
+        return self.mercadopago_webhook_secret or DEV_WEBHOOK_SECRET
+
+    @property
+    def jwt_secret(self) -> str:
+        return self.auth_jwt_secret or DEV_JWT_SECRET
+
+    @property
+    def temporal_tls(self) -> bool:
+        return bool(self.temporal_tls_cert or self.temporal_tls_key)
+
+    def check_production(self) -> None:
+        """Refuse to run production on unsafe configuration, naming the variable."""
+        if not self.is_production:
+            return
+        if not self.mercadopago_webhook_secret:
+            raise ConfigurationError("MERCADOPAGO_WEBHOOK_SECRET is required when APP_ENV=production")
+        if not self.auth_jwt_secret:
+            raise ConfigurationError("AUTH_JWT_SECRET is required when APP_ENV=production")
+        if len(self.auth_jwt_secret) < 32:
+            raise ConfigurationError("AUTH_JWT_SECRET must be at least 32 characters when APP_ENV=production")
+        if self.mercadopago_access_token.startswith("TEST-"):
+            raise ConfigurationError("MERCADOPAGO_ACCESS_TOKEN is a TEST- sandbox token; production needs APP_USR-")
+        if not self.mercadopago_notification_url.startswith("https://"):
+            raise ConfigurationError("MERCADOPAGO_NOTIFICATION_URL must be https:// when APP_ENV=production")
+        if bool(self.temporal_tls_cert) != bool(self.temporal_tls_key):
+            raise ConfigurationError("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together")
+
+
+def load_settings() -> Settings:
+    """Read and validate the environment; one clear line on failure."""
+    from pydantic import ValidationError
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "configuration"
+        raise ConfigurationError(f"{name} is invalid: {first['msg']}") from None
+    settings.check_production()
+    return settings

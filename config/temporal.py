@@ -1,0 +1,38 @@
+"""One way to reach Temporal, shared by the API and the worker."""
+from __future__ import annotations
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import TLSConfig
+
+from config.settings import Settings
+
+
+def _tls(settings: Settings) -> TLSConfig | bool:
+    if settings.temporal_tls_cert or settings.temporal_tls_key:
+        return TLSConfig(
+            client_cert=_read(settings.temporal_tls_cert),
+            client_private_key=_read(settings.temporal_tls_key),
+        )
+    return bool(settings.temporal_api_key)
+
+
+def _read(value: str | None) -> bytes | None:
+    """A PEM given inline or as a path to a file."""
+    if not value:
+        return None
+    if value.lstrip().startswith("-----BEGIN"):
+        return value.encode()
+    with open(value, "rb") as handle:
+        return handle.read()
+
+
+async def connect_temporal(settings: Settings, *, lazy: bool = False) -> Client:
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        api_key=settings.temporal_api_key,
+        tls=_tls(settings),
+        data_converter=pydantic_data_converter,
+        lazy=lazy,
+    )

@@ -1,0 +1,1 @@
+"""Persistence: the read model and the audit trail (never imported by workflows)."""

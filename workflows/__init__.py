@@ -1,0 +1,1 @@
+"""Temporal workflows: they decide, activities act. Nothing here does I/O."""

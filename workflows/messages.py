@@ -1,0 +1,222 @@
+"""What workflows, activities and the API exchange. Pure pydantic models: ids, statuses, money.
+
+Payer personal data never travels here: only MercadoPago ids, statuses and amounts.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict
+
+from domain.plans import Plan
+from domain.statuses import CheckoutStatus, PaymentStatus, SubscriptionStatus
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class PlanSnapshot(Message):
+    id: int
+    code: str
+    name: str
+    price: Decimal
+    currency: str
+    billing_cycle: str
+
+    @classmethod
+    def of(cls, plan: Plan) -> "PlanSnapshot":
+        return cls(id=plan.id, code=plan.code, name=plan.name, price=plan.price,
+                   currency=plan.currency, billing_cycle=plan.billing_cycle)
+
+    def to_plan(self) -> Plan:
+        return Plan(self.id, self.code, self.name, self.price, self.currency, self.billing_cycle)
+
+
+# --- checkout -------------------------------------------------------------------------
+
+class CheckoutInput(Message):
+    checkout_id: str
+    user_id: int
+    plan: PlanSnapshot
+    external_reference: str
+    deadline_seconds: float
+
+
+class CheckoutRequest(Message):
+    """The update that asks a checkout for its preference (the API's call, replayed on retries)."""
+    user_id: int
+    plan_id: int
+
+
+class CheckoutCreated(Message):
+    checkout_id: str
+    preference_id: str
+    init_point: str
+    sandbox_init_point: str
+    external_reference: str
+    created_at: datetime
+    replayed: bool = False
+
+
+class PaymentObserved(Message):
+    """A payment as read back from MercadoPago by its routing workflow (never the notification)."""
+    mercadopago_payment_id: str
+    payment_id: int
+    status: PaymentStatus
+    amount: Decimal
+    currency: str
+    approved_at: datetime | None
+
+
+class CheckoutOutcome(Message):
+    checkout_id: str
+    status: CheckoutStatus
+    mercadopago_payment_id: str | None = None
+
+
+# --- payment routing -------------------------------------------------------------------
+
+class PaymentRouterInput(Message):
+    mercadopago_payment_id: str
+    idle_seconds: float
+
+
+class PaymentNotification(Message):
+    topic: str
+    action: str | None = None
+    request_id: str | None = None
+
+
+# --- MercadoPago gateway ----------------------------------------------------------------
+
+class CreatePreferenceInput(Message):
+    checkout_id: str
+    external_reference: str
+    user_id: int
+    plan: PlanSnapshot
+    idempotency_key: str
+
+
+class PreferenceCreated(Message):
+    preference_id: str
+    init_point: str
+    sandbox_init_point: str
+
+
+class PaymentSnapshot(Message):
+    mercadopago_payment_id: str
+    status: PaymentStatus
+    status_detail: str | None = None
+    external_reference: str | None = None
+    amount: Decimal
+    amount_refunded: Decimal = Decimal("0")
+    currency: str
+    payment_method: str | None = None
+    payment_type: str | None = None
+    created_at: datetime
+    approved_at: datetime | None = None
+
+
+class RefundInput(Message):
+    mercadopago_payment_id: str
+    idempotency_key: str
+
+
+class RefundResult(Message):
+    refund_id: str
+    amount: Decimal
+
+
+# --- read model ------------------------------------------------------------------------
+
+class CheckoutRecord(Message):
+    checkout_id: str
+    external_reference: str
+    user_id: int
+    plan_id: int
+    amount: Decimal
+    currency: str
+    status: CheckoutStatus
+    created_at: datetime
+    preference_id: str | None = None
+    init_point: str | None = None
+    sandbox_init_point: str | None = None
+    mercadopago_payment_id: str | None = None
+
+
+class CheckoutRef(Message):
+    checkout_id: str
+    user_id: int
+    plan_id: int
+
+
+class PaymentRecord(Message):
+    payment: PaymentSnapshot
+    user_id: int | None
+    plan_id: int | None
+
+
+class StoredPayment(Message):
+    payment_id: int
+    status: PaymentStatus  # after the monotonic merge
+    changed: bool
+
+
+class AuditRecord(Message):
+    dedup_key: str
+    actor: str
+    action: str
+    user_id: int | None = None
+    mercadopago_payment_id: str | None = None
+    external_reference: str | None = None
+    detail: dict[str, str] = {}
+
+
+class LedgerChange(Message):
+    mercadopago_payment_id: str
+    plan_id: int
+    period_start: datetime
+    period_end: datetime
+    reversed_at: datetime | None = None
+
+
+class SubscriptionRecord(Message):
+    user_id: int
+    plan_id: int
+    status: SubscriptionStatus
+    start_date: datetime | None
+    end_date: datetime | None
+    version: int
+    ledger: list[LedgerChange] = []
+
+
+# --- subscription ----------------------------------------------------------------------
+
+class ApplyPayment(Message):
+    user_id: int
+    mercadopago_payment_id: str
+    plan: PlanSnapshot
+    approved_at: datetime
+
+
+class ReversePayment(Message):
+    user_id: int
+    mercadopago_payment_id: str
+    reason: PaymentStatus
+
+
+class CancelSubscription(Message):
+    user_id: int
+    requested_by: str
+
+
+class SubscriptionView(Message):
+    user_id: int
+    subscription_id: int | None
+    plan_id: int | None
+    status: SubscriptionStatus
+    start_date: datetime | None
+    end_date: datetime | None
+    outcome: str = ""  # APPLIED, DUPLICATE, REVERSED, NOTHING_TO_REVERSE, CANCELLED
