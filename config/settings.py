@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     # applied payments after which a subscription workflow continues as new
     subscription_continue_as_new_after: int = Field(default=500, ge=1)
 
+    # browser origins allowed to call the API (comma-separated `CORS_ORIGINS`); empty: none
+    cors_origins: str = ""
+
     @field_validator("checkout_deadline", "payment_router_idle")
     @classmethod
     def _iso_duration(cls, value: str) -> str:
@@ -92,6 +95,10 @@ class Settings(BaseSettings):
     @property
     def jwt_secret(self) -> str:
         return self.auth_jwt_secret or DEV_JWT_SECRET
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
     @property
     def temporal_tls(self) -> bool:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
 from config.settings import Settings
@@ -27,7 +28,7 @@ def _read(value: str | None) -> bytes | None:
         return handle.read()
 
 
-async def connect_temporal(settings: Settings, *, lazy: bool = False) -> Client:
+async def connect_temporal(settings: Settings, *, lazy: bool = False, runtime: Runtime | None = None) -> Client:
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
@@ -35,4 +36,5 @@ async def connect_temporal(settings: Settings, *, lazy: bool = False) -> Client:
         tls=_tls(settings),
         data_converter=pydantic_data_converter,
         lazy=lazy,
+        runtime=runtime,
     )

@@ -220,3 +220,28 @@ class SubscriptionView(Message):
     start_date: datetime | None
     end_date: datetime | None
     outcome: str = ""  # APPLIED, DUPLICATE, REVERSED, NOTHING_TO_REVERSE, CANCELLED
+
+
+class LedgerEntryState(Message):
+    mercadopago_payment_id: str
+    plan_id: int
+    billing_cycle: str
+    approved_at: datetime
+    applied_seq: int
+    reversed: bool = False
+
+
+class SubscriptionState(Message):
+    """What a subscription carries across continue-as-new: the whole ledger (for de-duplication)."""
+    entries: list[LedgerEntryState] = []
+    next_seq: int = 0
+    cancelled_after_seq: int = -1
+    version: int = 0
+    subscription_id: int | None = None
+    status: SubscriptionStatus | None = None
+
+
+class SubscriptionInput(Message):
+    user_id: int
+    continue_as_new_after: int = 500
+    state: SubscriptionState | None = None

@@ -1,0 +1,1 @@
+"""Activities: they act (MercadoPago, the database, other workflows), idempotently. They never decide."""

@@ -1,0 +1,153 @@
+"""The MercadoPago gateway: every call to MercadoPago goes through here, via the official SDK.
+
+Activities are synchronous (the SDK uses `requests`) and run on the worker's thread pool.
+Every write carries an idempotency key derived from the workflow and the operation, so a
+retried activity never creates a second preference or refund.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import mercadopago
+import requests
+from mercadopago.config import RequestOptions
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from domain.statuses import from_mercadopago
+from workflows.messages import (
+    CreatePreferenceInput,
+    PaymentSnapshot,
+    PreferenceCreated,
+    RefundInput,
+    RefundResult,
+)
+
+# Error types a retry cannot fix; workflows name them in their retry policies.
+PAYMENT_NOT_FOUND = "MercadoPagoNotFound"
+UNAUTHORIZED = "MercadoPagoUnauthorized"
+REJECTED_REQUEST = "MercadoPagoRejectedRequest"
+NON_RETRYABLE = (PAYMENT_NOT_FOUND, UNAUTHORIZED, REJECTED_REQUEST)
+
+
+class MercadoPagoActivities:
+    def __init__(self, sdk: mercadopago.SDK, *, timeout_seconds: float, back_urls: dict[str, str]) -> None:
+        self._sdk = sdk
+        self._timeout = float(timeout_seconds)  # the SDK refuses an int
+        self._back_urls = {k: v for k, v in back_urls.items() if v}
+
+    def _options(self, idempotency_key: str | None = None) -> RequestOptions:
+        # replaces the random key the SDK would put on every call
+        headers = {"x-idempotency-key": idempotency_key} if idempotency_key else None
+        return RequestOptions(connection_timeout=self._timeout, custom_headers=headers, max_retries=0)
+
+    def _call(self, operation: str, call):
+        try:
+            result = call()
+        except requests.RequestException as exc:
+            # timeouts and refused connections: retryable, Temporal backs off
+            raise ApplicationError(f"MercadoPago {operation}: {type(exc).__name__}", type="MercadoPagoUnavailable") from exc
+        status, body = result["status"], result["response"]
+        if 200 <= status < 300:
+            return body
+        message = f"MercadoPago {operation} answered {status}"
+        if status == 404:
+            raise ApplicationError(message, type=PAYMENT_NOT_FOUND, non_retryable=True)
+        if status in (401, 403):
+            raise ApplicationError(message, type=UNAUTHORIZED, non_retryable=True)
+        if 400 <= status < 500 and status not in (408, 409, 429):
+            raise ApplicationError(f"{message}: {_reason(body)}", type=REJECTED_REQUEST, non_retryable=True)
+        raise ApplicationError(message, type="MercadoPagoUnavailable")
+
+    @activity.defn(name="mercadopago.create_preference")
+    def create_preference(self, request: CreatePreferenceInput) -> PreferenceCreated:
+        plan = request.plan
+        preference = {
+            "items": [{
+                "id": plan.code,
+                "title": plan.name,
+                "quantity": 1,
+                "unit_price": _json_number(plan.price),
+                "currency_id": plan.currency,
+            }],
+            "external_reference": request.external_reference,
+            "metadata": {"checkout_id": request.checkout_id, "plan_id": plan.id, "user_id": request.user_id},
+            "statement_descriptor": "PAYSAGA",
+        }
+        if self._back_urls:
+            preference["back_urls"] = self._back_urls
+            if "success" in self._back_urls:
+                preference["auto_return"] = "approved"
+        body = self._call(
+            "create_preference",
+            lambda: self._sdk.preference().create(preference, self._options(request.idempotency_key)),
+        )
+        return PreferenceCreated(
+            preference_id=str(body["id"]),
+            init_point=body["init_point"],
+            sandbox_init_point=body.get("sandbox_init_point") or body["init_point"],
+        )
+
+    @activity.defn(name="mercadopago.get_payment")
+    def get_payment(self, mercadopago_payment_id: str) -> PaymentSnapshot:
+        body = self._call("get_payment", lambda: self._sdk.payment().get(mercadopago_payment_id, self._options()))
+        return payment_snapshot(body)
+
+    @activity.defn(name="mercadopago.search_payments")
+    def search_payments(self, external_reference: str) -> list[PaymentSnapshot]:
+        filters = {"external_reference": external_reference, "sort": "date_created", "criteria": "desc", "limit": 50}
+        body = self._call("search_payments", lambda: self._sdk.payment().search(filters, self._options()))
+        return [payment_snapshot(item) for item in body.get("results", [])]
+
+    @activity.defn(name="mercadopago.refund_payment")
+    def refund_payment(self, request: RefundInput) -> RefundResult:
+        body = self._call(
+            "refund",
+            lambda: self._sdk.refund().create(request.mercadopago_payment_id, None, self._options(request.idempotency_key)),
+        )
+        return RefundResult(refund_id=str(body["id"]), amount=_decimal(body.get("amount")))
+
+
+def payment_snapshot(body: dict) -> PaymentSnapshot:
+    return PaymentSnapshot(
+        mercadopago_payment_id=str(body["id"]),
+        status=from_mercadopago(body["status"]),
+        status_detail=body.get("status_detail"),
+        external_reference=body.get("external_reference") or None,
+        amount=_decimal(body.get("transaction_amount")),
+        amount_refunded=_decimal(body.get("transaction_amount_refunded")),
+        currency=str(body.get("currency_id") or ""),
+        payment_method=body.get("payment_method_id"),
+        payment_type=body.get("payment_type_id"),
+        created_at=_utc(body.get("date_created")) or datetime.now(timezone.utc),
+        approved_at=_utc(body.get("date_approved")),
+    )
+
+
+def _decimal(value) -> Decimal:
+    return Decimal("0") if value is None else Decimal(str(value))
+
+
+def _utc(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def _json_number(amount: Decimal) -> float:
+    """The SDK's JSON encoder knows no Decimal: hand it a float only when that float
+    prints back as exactly the same amount (true for any price with a few decimals)."""
+    number = float(amount)
+    if Decimal(repr(number)) != amount.normalize() and Decimal(repr(number)) != amount:
+        raise ApplicationError(f"amount {amount} cannot be sent exactly", type=REJECTED_REQUEST, non_retryable=True)
+    return number
+
+
+def _reason(body) -> str:
+    if isinstance(body, dict):
+        return str(body.get("message") or body.get("error") or "")[:200]
+    return ""

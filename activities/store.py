@@ -1,0 +1,229 @@
+"""The read model's writes and reads, as activities: one transaction per call.
+
+Every write is an idempotent upsert keyed by a natural id (checkout id, MercadoPago payment id,
+user id, audit dedup key), safe under Temporal retries and concurrent calls, on PostgreSQL and
+SQLite alike. Statuses only move forward; a stale write never undoes a newer one.
+"""
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+
+from domain.statuses import CheckoutStatus, PaymentStatus, merge_status
+from store.checkout_progress import advance_checkout
+from store.models import AuditRow, CheckoutRow, LedgerRow, PaymentRow, PlanRow, SubscriptionRow, utcnow
+from store.upsert import dialect_insert, insert_if_absent
+from workflows.messages import (
+    AuditRecord,
+    CheckoutRecord,
+    CheckoutRef,
+    PaymentRecord,
+    PlanSnapshot,
+    StoredPayment,
+    SubscriptionRecord,
+)
+
+T = TypeVar("T")
+
+# Descriptive fields: the observation that wins the status merge overwrites them (never with
+# null); a stale observation only fills the gaps.
+_CHECKOUT_DETAILS = ("preference_id", "init_point", "sandbox_init_point", "mercadopago_payment_id")
+_PAYMENT_DETAILS = ("amount", "currency", "status_detail", "external_reference", "payment_method", "payment_type")
+
+
+def _merge_details(row, observed: dict, *, stale: bool) -> None:
+    for field, value in observed.items():
+        if value is not None and (not stale or getattr(row, field) is None):
+            setattr(row, field, value)
+
+
+class StoreActivities:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def _unit_of_work(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run `work` in one transaction. Upserts do not raise on their own key; should a
+        concurrent writer still win a unique-key race, the second attempt sees its row."""
+        for attempt in (1, 2):
+            try:
+                async with self._sessions() as session, session.begin():
+                    return await work(session)
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+                activity.logger.info("unique-key race lost to a concurrent write; retrying once")
+        raise AssertionError("unreachable")
+
+    # --- checkouts ---------------------------------------------------------------------
+
+    @activity.defn(name="store.save_checkout")
+    async def save_checkout(self, record: CheckoutRecord) -> None:
+        async def work(session: AsyncSession) -> None:
+            now = utcnow()
+            # the insert comes first: it takes the write lock (SQLite) before anything is read
+            inserted = await insert_if_absent(session, CheckoutRow, {
+                "checkout_id": record.checkout_id,
+                "external_reference": record.external_reference,
+                "user_id": record.user_id,
+                "plan_id": record.plan_id,
+                "amount": record.amount,
+                "currency": record.currency,
+                "status": record.status.value,
+                "created_at": record.created_at,
+                "updated_at": now,
+                **{field: getattr(record, field) for field in _CHECKOUT_DETAILS},
+            }, key=["checkout_id"])
+            if inserted is not None:
+                return
+            row = await session.scalar(
+                select(CheckoutRow).where(CheckoutRow.checkout_id == record.checkout_id).with_for_update())
+            status = advance_checkout(CheckoutStatus(row.status), record.status)
+            _merge_details(row, {field: getattr(record, field) for field in _CHECKOUT_DETAILS},
+                           stale=status != record.status)
+            row.status = status.value
+            row.updated_at = now
+
+        await self._unit_of_work(work)
+
+    @activity.defn(name="store.find_checkout")
+    async def find_checkout(self, external_reference: str) -> CheckoutRef | None:
+        async with self._sessions() as session:
+            row = await session.scalar(
+                select(CheckoutRow).where(CheckoutRow.external_reference == external_reference))
+        if row is None:
+            return None
+        return CheckoutRef(checkout_id=row.checkout_id, user_id=row.user_id, plan_id=row.plan_id)
+
+    # --- plans -------------------------------------------------------------------------
+
+    @activity.defn(name="store.get_plan")
+    async def get_plan(self, plan_id: int) -> PlanSnapshot | None:
+        async with self._sessions() as session:
+            row = await session.get(PlanRow, plan_id)
+        if row is None:
+            return None
+        return PlanSnapshot(id=row.id, code=row.code, name=row.name, price=row.price,
+                            currency=row.currency, billing_cycle=row.billing_cycle)
+
+    # --- payments ----------------------------------------------------------------------
+
+    @activity.defn(name="store.save_payment")
+    async def save_payment(self, record: PaymentRecord) -> StoredPayment:
+        payment = record.payment
+        details = {field: getattr(payment, field) for field in _PAYMENT_DETAILS}
+        people = {"user_id": record.user_id, "plan_id": record.plan_id}
+
+        async def work(session: AsyncSession) -> StoredPayment:
+            now = utcnow()
+            new_id = await insert_if_absent(session, PaymentRow, {
+                "mercadopago_payment_id": payment.mercadopago_payment_id,
+                "status": payment.status.value,
+                "amount_refunded": payment.amount_refunded,
+                "created_at": payment.created_at,
+                "approved_at": payment.approved_at,
+                "updated_at": now,
+                **details,
+                **people,
+            }, key=["mercadopago_payment_id"])
+            if new_id is not None:
+                return StoredPayment(payment_id=new_id, status=payment.status, changed=True)
+
+            # FOR UPDATE: concurrent observations of one payment merge one after the other
+            # (PostgreSQL; SQLite already holds the database's write lock since the insert)
+            row = await session.scalar(
+                select(PaymentRow)
+                .where(PaymentRow.mercadopago_payment_id == payment.mercadopago_payment_id)
+                .with_for_update())
+            current = PaymentStatus(row.status)
+            status = merge_status(current, payment.status)
+            stale = status != payment.status
+            _merge_details(row, details, stale=stale)
+            _merge_details(row, people, stale=True)  # who paid for what never changes
+            row.status = status.value
+            row.amount_refunded = max(row.amount_refunded, payment.amount_refunded)
+            row.approved_at = row.approved_at or payment.approved_at
+            row.updated_at = now
+            return StoredPayment(payment_id=row.id, status=status, changed=status != current)
+
+        return await self._unit_of_work(work)
+
+    # --- subscriptions -----------------------------------------------------------------
+
+    @activity.defn(name="store.save_subscription")
+    async def save_subscription(self, record: SubscriptionRecord) -> int:
+        async def work(session: AsyncSession) -> int:
+            now = utcnow()
+            statement = dialect_insert(session, SubscriptionRow).values(
+                user_id=record.user_id,
+                plan_id=record.plan_id,
+                status=record.status.value,
+                start_date=record.start_date,
+                end_date=record.end_date,
+                auto_renew=False,
+                version=record.version,
+                created_at=now,
+                updated_at=now,
+            )
+            excluded = statement.excluded
+            await session.execute(statement.on_conflict_do_update(
+                index_elements=["user_id"],
+                set_={field: excluded[field] for field in
+                      ("plan_id", "status", "start_date", "end_date", "version", "updated_at")},
+                # the workflow's sequence decides: an older (retried, reordered) write is ignored
+                where=SubscriptionRow.version < excluded.version,
+            ))
+            subscription_id = await session.scalar(
+                select(SubscriptionRow.id).where(SubscriptionRow.user_id == record.user_id))
+            # Ledger entries are facts keyed by payment: applying them again, even from a stale
+            # write, changes nothing.
+            for change in record.ledger:
+                await insert_if_absent(session, LedgerRow, {
+                    "mercadopago_payment_id": change.mercadopago_payment_id,
+                    "subscription_id": subscription_id,
+                    "user_id": record.user_id,
+                    "plan_id": change.plan_id,
+                    "period_start": change.period_start,
+                    "period_end": change.period_end,
+                    "reversed_at": change.reversed_at,
+                    "created_at": now,
+                }, key=["mercadopago_payment_id"])
+                if change.reversed_at is not None:
+                    await session.execute(
+                        update(LedgerRow)
+                        .where(LedgerRow.mercadopago_payment_id == change.mercadopago_payment_id,
+                               LedgerRow.user_id == record.user_id,
+                               LedgerRow.reversed_at.is_(None))
+                        .values(reversed_at=change.reversed_at)
+                        .execution_options(synchronize_session=False))
+            return subscription_id
+
+        return await self._unit_of_work(work)
+
+    # --- audit -------------------------------------------------------------------------
+
+    @activity.defn(name="store.record_audit")
+    async def record_audit(self, record: AuditRecord) -> None:
+        # append-only: a retried activity finds its record already there and leaves it be
+        async def work(session: AsyncSession) -> None:
+            await insert_if_absent(session, AuditRow, {
+                "dedup_key": record.dedup_key,
+                "occurred_at": utcnow(),
+                "actor": record.actor,
+                "action": record.action,
+                "user_id": record.user_id,
+                "mercadopago_payment_id": record.mercadopago_payment_id,
+                "external_reference": record.external_reference,
+                "detail": dict(record.detail),
+            }, key=["dedup_key"])
+
+        await self._unit_of_work(work)
+
+    def all(self) -> list:
+        """Every activity of this class, for the worker's `activities=` list."""
+        return [self.save_checkout, self.find_checkout, self.get_plan, self.save_payment,
+                self.save_subscription, self.record_audit]

@@ -1,0 +1,1 @@
+"""The HTTP API: starts checkouts, relays MercadoPago notifications, reads the read model."""

@@ -1,0 +1,151 @@
+"""Starting a checkout: update-with-start on the checkout workflow, which answers with the preference.
+
+The API never calls MercadoPago: the workflow creates the preference and returns it through the
+update, so a replayed Idempotency-Key lands on the same workflow and gets the same preference.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import timezone
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response
+from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from api.deps import MetricsDep, PlansDep, SessionDep, SettingsDep, TemporalDep, UserDep, require_access
+from api.errors import ApiError
+from api.schemas import CheckoutCreatedOut, CheckoutIn
+from api.temporal_calls import bounded
+from domain.references import external_reference_for
+from domain.statuses import CheckoutStatus
+from store.models import CheckoutRow
+from workflows import search_attributes as sa
+from workflows.checkout import CheckoutWorkflow
+from workflows.ids import checkout_id_for, checkout_workflow_id
+from workflows.messages import CheckoutCreated, CheckoutInput, CheckoutRequest, PlanSnapshot
+
+log = logging.getLogger("paysaga.api.checkout")
+
+router = APIRouter(prefix="/api/payments", tags=["checkout"])
+
+# The contract promises an answer within 10 s; keep headroom for the rest of the request.
+CHECKOUT_TIMEOUT_SECONDS = 9.0
+DESCRIBE_TIMEOUT_SECONDS = 0.8
+
+
+@router.post("/checkout", status_code=201, response_model=CheckoutCreatedOut)
+async def start_checkout(
+    body: CheckoutIn,
+    response: Response,
+    user: UserDep,
+    settings: SettingsDep,
+    plans: PlansDep,
+    temporal: TemporalDep,
+    session: SessionDep,
+    metrics: MetricsDep,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)] = None,
+) -> CheckoutCreatedOut:
+    require_access(user, body.user_id)
+    plan = plans.get(body.plan_id)
+    if plan is None:
+        raise ApiError(404, "plan_not_found", f"plan {body.plan_id} does not exist")
+
+    checkout_id = checkout_id_for(body.user_id, idempotency_key)
+    external_reference = external_reference_for(plan.id, body.user_id, checkout_id)
+    workflow_id = checkout_workflow_id(checkout_id)
+    start = WithStartWorkflowOperation(
+        CheckoutWorkflow.run,
+        CheckoutInput(
+            checkout_id=checkout_id,
+            user_id=body.user_id,
+            plan=PlanSnapshot.of(plan),
+            external_reference=external_reference,
+            deadline_seconds=settings.checkout_deadline_delta.total_seconds(),
+        ),
+        id=workflow_id,
+        task_queue=settings.temporal_task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        # a checkout that ended is answered from the read model, never bought twice;
+        # only a failed one may run again under the same key
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+        search_attributes=TypedSearchAttributes([
+            SearchAttributePair(sa.USER_ID, body.user_id),
+            SearchAttributePair(sa.PLAN_ID, plan.id),
+            SearchAttributePair(sa.EXTERNAL_REFERENCE, external_reference),
+            SearchAttributePair(sa.CHECKOUT_STATUS, CheckoutStatus.AWAITING_PAYMENT.value),
+        ]),
+    )
+    try:
+        created: CheckoutCreated = await bounded(
+            temporal.execute_update_with_start_workflow(
+                CheckoutWorkflow.request_preference,
+                CheckoutRequest(user_id=body.user_id, plan_id=plan.id),
+                start_workflow_operation=start,
+            ),
+            CHECKOUT_TIMEOUT_SECONDS,
+            "start checkout",
+        )
+    except WorkflowAlreadyStartedError:
+        created = await _ended_checkout(session, checkout_id, plan.id)
+    except WorkflowUpdateFailedError as exc:
+        raise await _refusal(temporal, workflow_id, plan.id, idempotency_key, exc) from None
+
+    if created.replayed:
+        response.status_code = 200
+    else:
+        metrics.checkouts_started.inc()
+    return CheckoutCreatedOut(
+        checkout_id=created.checkout_id,
+        preference_id=created.preference_id,
+        init_point=created.init_point,
+        sandbox_init_point=created.sandbox_init_point,
+        external_reference=created.external_reference,
+        created_at=created.created_at.astimezone(timezone.utc),
+    )
+
+
+def _key_reused() -> ApiError:
+    return ApiError(409, "idempotency_key_reused",
+                    "this Idempotency-Key was already used for another checkout; use a new key")
+
+
+async def _ended_checkout(session, checkout_id: str, plan_id: int) -> CheckoutCreated:
+    """The key's checkout workflow has completed: replay what it created, from the read model."""
+    row = await session.get(CheckoutRow, checkout_id)
+    if row is not None and row.plan_id != plan_id:
+        raise _key_reused()
+    if row is None or not (row.preference_id and row.init_point):
+        raise ApiError(409, "checkout_closed", "the checkout for this Idempotency-Key has ended; use a new key")
+    return CheckoutCreated(
+        checkout_id=row.checkout_id,
+        preference_id=row.preference_id,
+        init_point=row.init_point,
+        sandbox_init_point=row.sandbox_init_point or row.init_point,
+        external_reference=row.external_reference,
+        created_at=row.created_at,
+        replayed=True,
+    )
+
+
+async def _refusal(temporal, workflow_id: str, plan_id: int, idempotency_key: str | None,
+                   exc: WorkflowUpdateFailedError) -> ApiError:
+    """Tell a key reused for another plan (the workflow's validator) from a checkout that failed."""
+    started_plan: int | None = None
+    try:
+        description = await bounded(temporal.get_workflow_handle(workflow_id).describe(),
+                                    DESCRIBE_TIMEOUT_SECONDS, "describe checkout")
+        started_plan = description.typed_search_attributes.get(sa.PLAN_ID)
+    except Exception as describe_error:  # the refusal stands; only its explanation is less precise
+        log.warning("could not describe %s: %s", workflow_id, describe_error)
+    if idempotency_key is not None and (started_plan is None or started_plan != plan_id):
+        return _key_reused()
+    log.warning("checkout %s refused the preference request: %s", workflow_id, exc.cause)
+    return ApiError(503, "checkout_unavailable", "the checkout could not be created; retry later",
+                    headers={"Retry-After": "5"})

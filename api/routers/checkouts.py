@@ -1,0 +1,26 @@
+"""Where a checkout stands, from the read model its workflow keeps up to date."""
+from __future__ import annotations
+
+from fastapi import APIRouter
+from sqlalchemy import select
+
+from api.deps import SessionDep, UserDep, require_access
+from api.errors import ApiError
+from api.schemas import CheckoutOut
+from store.models import CheckoutRow, PaymentRow
+
+router = APIRouter(prefix="/api/checkouts", tags=["checkouts"])
+
+
+@router.get("/{checkoutId}", response_model=CheckoutOut)
+async def get_checkout(checkoutId: str, user: UserDep, session: SessionDep) -> CheckoutOut:
+    row = await session.get(CheckoutRow, checkoutId) if len(checkoutId) <= 64 else None
+    if row is None:
+        raise ApiError(404, "checkout_not_found", f"checkout {checkoutId} does not exist")
+    require_access(user, row.user_id)
+    payment_id = None
+    if row.mercadopago_payment_id:
+        payment_id = await session.scalar(
+            select(PaymentRow.id).where(PaymentRow.mercadopago_payment_id == row.mercadopago_payment_id)
+        )
+    return CheckoutOut.of(row, payment_id)

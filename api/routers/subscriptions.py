@@ -1,0 +1,73 @@
+"""Subscriptions: read from the read model; cancelled through the user's subscription workflow."""
+from __future__ import annotations
+
+from fastapi import APIRouter
+from sqlalchemy import select
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.deps import SessionDep, TemporalDep, UserDep, require_access
+from api.errors import ApiError
+from api.schemas import CancelledOut, SubscriptionOut
+from api.temporal_calls import bounded
+from domain.statuses import SubscriptionStatus
+from store.models import SubscriptionRow, utcnow
+from workflows.ids import subscription_workflow_id
+from workflows.messages import CancelSubscription
+from workflows.subscription import SubscriptionWorkflow
+
+router = APIRouter(prefix="/api/subscriptions", tags=["subscriptions"])
+
+CANCEL_TIMEOUT_SECONDS = 10.0
+
+
+@router.get("/user/{userId}", response_model=SubscriptionOut)
+async def user_subscription(userId: int, user: UserDep, session: SessionDep) -> SubscriptionOut:
+    require_access(user, userId)
+    row = await session.scalar(select(SubscriptionRow).where(SubscriptionRow.user_id == userId))
+    if row is None:
+        raise ApiError(404, "subscription_not_found", f"user {userId} has no subscription")
+    return SubscriptionOut.of(row)
+
+
+@router.get("/user/{userId}/active", response_model=list[SubscriptionOut])
+async def user_active_subscriptions(userId: int, user: UserDep, session: SessionDep) -> list[SubscriptionOut]:
+    require_access(user, userId)
+    # ACTIVE but past its end date means the workflow's expiry timer has not been persisted yet
+    rows = (await session.scalars(
+        select(SubscriptionRow).where(
+            SubscriptionRow.user_id == userId,
+            SubscriptionRow.status == SubscriptionStatus.ACTIVE.value,
+            SubscriptionRow.end_date > utcnow(),
+        )
+    )).all()
+    return [SubscriptionOut.of(row) for row in rows]
+
+
+@router.post("/{subscriptionId}/cancel", response_model=CancelledOut)
+async def cancel_subscription(
+    subscriptionId: int, user: UserDep, session: SessionDep, temporal: TemporalDep,
+) -> CancelledOut:
+    row = await session.get(SubscriptionRow, subscriptionId)
+    if row is None:
+        raise ApiError(404, "subscription_not_found", f"subscription {subscriptionId} does not exist")
+    require_access(user, row.user_id)
+    await session.close()  # release the connection while Temporal works
+
+    if row.status == SubscriptionStatus.CANCELLED.value:
+        # the workflow wrote this row after deciding: cancelling again changes nothing
+        return CancelledOut(subscription_id=row.id, status=row.status, message="the subscription was already cancelled")
+
+    handle = temporal.get_workflow_handle(subscription_workflow_id(row.user_id))
+    request = CancelSubscription(user_id=row.user_id, requested_by=user.subject)
+    try:
+        view = await bounded(handle.execute_update(SubscriptionWorkflow.cancel, request),
+                             CANCEL_TIMEOUT_SECONDS, "cancel subscription")
+    except WorkflowUpdateFailedError as exc:
+        raise ApiError(409, "cancel_rejected", f"the subscription could not be cancelled: {exc.cause}") from None
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise ApiError(409, "subscription_not_active", "the subscription has no running workflow to cancel") from None
+        raise
+    return CancelledOut(subscription_id=row.id, status=view.status.value,
+                        message="the subscription is cancelled; access ended now")

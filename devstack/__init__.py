@@ -1,0 +1,1 @@
+"""The embedded stack: Temporal dev server, MercadoPago sandbox, migrations, API and worker."""

@@ -1,0 +1,103 @@
+"""Test and demo controls under /sandbox (no auth): pay without a browser, move payments the way
+MercadoPago would, (re)notify, read the delivery log, and turn the fault knobs."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from .jsonio import MPJSONResponse
+from .resources import MPError, bad_request, to_amount
+from .runtime import idempotent_response, json_body, sandbox
+
+router = APIRouter(prefix="/sandbox", default_response_class=MPJSONResponse)
+
+_ACTIONS = ("payment.created", "payment.updated")
+
+
+async def _object(request: Request) -> dict:
+    body = await json_body(request, {})
+    if not isinstance(body, dict):
+        raise bad_request("body must be a JSON object")
+    return body
+
+
+def _payment_id(sb, payment_id: str) -> int:
+    return sb.store.payment(payment_id)["id"]  # 404 when unknown
+
+
+@router.post("/payments")
+async def create_payment(request: Request):
+    """Pay a preference as the buyer page does; `amount`/`currency` override what is charged."""
+    sb, body = sandbox(request), await _object(request)
+    if not body.get("preference_id"):
+        raise bad_request("preference_id is required")
+    amount = None if body.get("amount") is None else to_amount(body["amount"], "amount")
+    if amount is not None and amount <= 0:
+        raise bad_request("amount must be positive")
+    return idempotent_response(request, lambda: (201, sb.pay(
+        request, str(body["preference_id"]), body.get("status", "approved"),
+        status_detail=body.get("status_detail"), amount=amount, currency=body.get("currency"),
+        notify=body.get("notify", True) is not False)))
+
+
+@router.post("/payments/{payment_id}/status")
+async def change_status(payment_id: str, request: Request):
+    sb, body = sandbox(request), await _object(request)
+    if not body.get("status"):
+        raise bad_request("status is required")
+    payment = sb.store.set_payment_status(payment_id, body["status"], body.get("status_detail"))
+    if body.get("notify", True) is not False:
+        sb.notifier.payment_event(payment["id"], ["payment.updated"], sb.base_url(request))
+    return MPJSONResponse(payment)
+
+
+@router.post("/payments/{payment_id}/notify")
+async def notify(payment_id: str, request: Request):
+    """One signed webhook now (retried on failure), whatever drop/delay/duplicates say.
+    `"wait": true` answers after the first attempt, with this payment's delivery log."""
+    sb, body = sandbox(request), await _object(request)
+    action = body.get("action", "payment.updated")
+    if action not in _ACTIONS:
+        raise bad_request(f"action must be one of {_ACTIONS}")
+    pid = _payment_id(sb, payment_id)
+    task = sb.notifier.payment_event(pid, [action], sb.base_url(request), plain=True)
+    answer = {"payment_id": pid, "action": action, "scheduled": task is not None}
+    if task is not None and body.get("wait"):
+        await task
+        answer["deliveries"] = sb.store.deliveries(pid)
+    return MPJSONResponse(answer, status_code=202)
+
+
+@router.get("/deliveries")
+async def deliveries(request: Request, payment_id: int | None = None, kind: str | None = None):
+    return MPJSONResponse(sandbox(request).store.deliveries(payment_id, kind))
+
+
+@router.get("/knobs")
+async def get_knobs(request: Request):
+    return MPJSONResponse(sandbox(request).knobs.as_dict())
+
+
+@router.post("/knobs")
+async def set_knobs(request: Request):
+    sb = sandbox(request)
+    try:
+        sb.knobs.update(await _object(request))
+    except ValueError as exc:
+        raise bad_request(str(exc)) from None
+    return MPJSONResponse(sb.knobs.as_dict())
+
+
+@router.post("/reset")
+async def reset(request: Request):
+    """Knobs back to defaults. `{"all": true}` also forgets every object and delivery and cancels
+    pending deliveries and retries."""
+    sb, body = sandbox(request), await _object(request)
+    sb.knobs.reset()
+    if body.get("all"):
+        await sb.notifier.cancel_pending()
+        sb.store.clear()
+    return MPJSONResponse({"knobs": sb.knobs.as_dict(), "cleared": bool(body.get("all"))})
+
+
+def _unused(_: MPError) -> None:  # pragma: no cover
+    pass

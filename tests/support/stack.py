@@ -1,0 +1,56 @@
+"""The real stack for end-to-end tests: Temporal dev server, sandbox, API (uvicorn), worker."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import jwt
+
+from config.settings import DEV_JWT_SECRET
+from devstack.processes import free_port
+from devstack.stack import Stack, StackConfig
+
+# Durations short enough for tests, long enough not to race them.
+TEST_ENV = {
+    "CHECKOUT_DEADLINE": "PT60S",
+    "PAYMENT_ROUTER_IDLE": "PT10S",
+    "MERCADOPAGO_TIMEOUT_SECONDS": "5",
+}
+
+
+def token(user_id: int, *, roles: tuple[str, ...] = (), secret: str = DEV_JWT_SECRET) -> str:
+    claims = {"sub": str(user_id), "exp": datetime.now(timezone.utc) + timedelta(hours=1)}
+    if roles:
+        claims["roles"] = list(roles)
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def free_stack_config(var_dir, database_url: str, env: dict[str, str] | None = None) -> StackConfig:
+    return StackConfig(
+        var_dir=var_dir,
+        database_url=database_url,
+        temporal_port=free_port(),
+        temporal_ui_port=None,
+        sandbox_port=free_port(),
+        api_port=free_port(),
+        worker_metrics_port=free_port(),
+        env={**TEST_ENV, **(env or {})},
+    )
+
+
+@dataclass
+class RunningStack:
+    stack: Stack
+    backend: str
+
+    @property
+    def config(self) -> StackConfig:
+        return self.stack.config
+
+    def api(self, user_id: int | None = None, *, roles: tuple[str, ...] = ()) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {token(user_id, roles=roles)}"} if user_id is not None else {}
+        return httpx.AsyncClient(base_url=self.config.api_url, headers=headers, timeout=15)
+
+    def sandbox(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.config.sandbox_url, timeout=15)

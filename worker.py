@@ -1,0 +1,125 @@
+"""The worker process: hosts every workflow and activity of paysaga on one task queue.
+
+Run more of them, on any host, to scale out. SIGTERM or Ctrl-C stops it cleanly: in-flight
+activities finish (or are retried elsewhere), workflows simply continue on another worker.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from datetime import timedelta
+from concurrent.futures import ThreadPoolExecutor
+
+import mercadopago
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.worker import Worker
+
+from activities.mercadopago import MercadoPagoActivities
+from activities.mercadopago_http import RebasedHttpClient
+from activities.store import StoreActivities
+from activities.subscriptions import SubscriptionActivities
+from config.settings import ConfigurationError, Settings, load_settings
+from config.temporal import connect_temporal
+from domain.plans import load_catalogue
+from store.database import create_engine, create_session_factory
+from store.plans_sync import sync_plans
+from workflows.checkout import CheckoutWorkflow
+from workflows.payment_router import PaymentWorkflow
+from workflows.search_attributes import ALL
+from workflows.subscription import SubscriptionWorkflow
+
+log = logging.getLogger("paysaga.worker")
+
+WORKFLOWS = [CheckoutWorkflow, PaymentWorkflow, SubscriptionWorkflow]
+
+
+async def ensure_search_attributes(client: Client, namespace: str) -> None:
+    """Create the custom search attributes operators search by, when missing."""
+    existing = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=namespace))
+    missing = {
+        key.name: IndexedValueType.ValueType(int(key.indexed_value_type))
+        for key in ALL
+        if key.name not in existing.custom_attributes
+    }
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
+        )
+        log.info("created search attributes %s", ", ".join(sorted(missing)))
+
+
+def build_activities(settings: Settings, client: Client, session_factory) -> list:
+    sdk = mercadopago.SDK(
+        settings.mercadopago_access_token,
+        http_client=RebasedHttpClient(settings.mercadopago_api_base_url),
+    )
+    gateway = MercadoPagoActivities(
+        sdk,
+        timeout_seconds=settings.mercadopago_timeout_seconds,
+        back_urls={
+            "success": settings.mercadopago_success_url,
+            "failure": settings.mercadopago_failure_url,
+            "pending": settings.mercadopago_pending_url,
+        },
+    )
+    store = StoreActivities(session_factory)
+    subscriptions = SubscriptionActivities(
+        client, settings.temporal_task_queue, settings.subscription_continue_as_new_after
+    )
+    return [
+        gateway.create_preference, gateway.get_payment, gateway.search_payments, gateway.refund_payment,
+        store.save_checkout, store.find_checkout, store.get_plan, store.save_payment,
+        store.save_subscription, store.record_audit,
+        subscriptions.apply_payment, subscriptions.reverse_payment,
+    ]
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
+    # Temporal SDK metrics (task latencies, schedule-to-start, failures) on WORKER_METRICS_ADDRESS
+    runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=settings.worker_metrics_address)))
+    client = await connect_temporal(settings, runtime=runtime)
+    await ensure_search_attributes(client, settings.temporal_namespace)
+    engine = create_engine(settings.database_url)
+    session_factory = create_session_factory(engine)
+    await sync_plans(session_factory, load_catalogue(settings.plans_file))
+    with ThreadPoolExecutor(max_workers=32, thread_name_prefix="mercadopago") as executor:
+        worker = Worker(
+            client,
+            task_queue=settings.temporal_task_queue,
+            workflows=WORKFLOWS,
+            activities=build_activities(settings, client, session_factory),
+            activity_executor=executor,
+            graceful_shutdown_timeout=timedelta(seconds=10),
+        )
+        async with worker:
+            log.info("worker polling task queue %r at %s", settings.temporal_task_queue, settings.temporal_address)
+            await stop.wait()
+            log.info("stopping: letting in-flight activities finish")
+    await engine.dispose()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        settings = load_settings()
+    except ConfigurationError as exc:
+        print(f"paysaga worker: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+    async def _main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await run_worker(settings, stop)
+
+    asyncio.run(_main())
+
+
+if __name__ == "__main__":
+    main()

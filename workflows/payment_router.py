@@ -1,0 +1,129 @@
+"""PaymentWorkflow: one per MercadoPago payment id, started (or signalled) by each notification.
+
+A notification is a hint, never a fact: on every batch of hints the payment is read back from
+MercadoPago, persisted (statuses only move forward), and handed to its checkout, found by
+external reference. When that checkout has already closed (a late payment, a refund months
+later) this workflow settles the payment itself. Hints that arrive while one is being handled
+are coalesced into one more read.
+"""
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+
+with workflow.unsafe.imports_passed_through():
+    from domain.references import parse_external_reference
+    from workflows import activity_options as options
+    from workflows.ids import checkout_workflow_id
+    from workflows.messages import (
+        CheckoutRef,
+        PaymentNotification,
+        PaymentObserved,
+        PaymentRecord,
+        PaymentRouterInput,
+        PaymentSnapshot,
+        PlanSnapshot,
+        StoredPayment,
+    )
+    from workflows.settlement import audit, settle
+
+# Signals are capped per execution; continue as new long before that.
+_MAX_HINTS_PER_RUN = 1000
+
+
+@workflow.defn
+class PaymentWorkflow:
+    @workflow.init
+    def __init__(self, input: PaymentRouterInput) -> None:
+        self._payment_id = input.mercadopago_payment_id
+        self._hints = 0
+        self._hints_this_run = 0
+        self._routed: set[str] = set()  # statuses already handed on
+
+    @workflow.signal
+    def notify(self, notification: PaymentNotification) -> None:
+        self._hints += 1
+        self._hints_this_run += 1
+
+    @workflow.run
+    async def run(self, input: PaymentRouterInput) -> None:
+        idle = timedelta(seconds=input.idle_seconds)
+        while True:
+            try:
+                await workflow.wait_condition(lambda: self._hints > 0, timeout=idle)
+            except asyncio.TimeoutError:
+                return  # quiet for a while: a later notification starts a fresh run
+            self._hints = 0
+            if not await self._handle():
+                return
+            if self._hints_this_run >= _MAX_HINTS_PER_RUN or workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(input)
+
+    async def _handle(self) -> bool:
+        """Read back, persist, route. False when there is nothing more this payment can become."""
+        try:
+            snapshot = await workflow.execute_activity(
+                "mercadopago.get_payment", self._payment_id, result_type=PaymentSnapshot, **options.MERCADOPAGO
+            )
+        except ActivityError as err:
+            # a forged or foreign id (404) or a revoked token (401): audited, nothing else to do
+            await audit("payment.unreadable", None, None, None, {"paymentId": self._payment_id, "error": _cause(err)})
+            return False
+        reference = parse_external_reference(snapshot.external_reference)
+        stored = await workflow.execute_local_activity(
+            "store.save_payment",
+            PaymentRecord(payment=snapshot,
+                          user_id=reference.user_id if reference else None,
+                          plan_id=reference.plan_id if reference else None),
+            result_type=StoredPayment,
+            **options.STORE,
+        )
+        if reference is None:
+            await audit("payment.not_ours", None, None, snapshot.external_reference, {"paymentId": self._payment_id})
+            return True
+        if str(stored.status) in self._routed:
+            return True  # nothing new since we last handed it on
+        self._routed.add(str(stored.status))
+        observed = PaymentObserved(
+            mercadopago_payment_id=snapshot.mercadopago_payment_id,
+            payment_id=stored.payment_id,
+            status=stored.status,
+            amount=snapshot.amount,
+            currency=snapshot.currency,
+            approved_at=snapshot.approved_at,
+        )
+        checkout = await workflow.execute_local_activity(
+            "store.find_checkout", snapshot.external_reference, result_type=CheckoutRef | None, **options.STORE
+        )
+        if checkout is not None and await self._hand_to_checkout(checkout, observed):
+            return True
+        await self._settle_alone(reference.user_id, reference.plan_id, observed, snapshot.external_reference)
+        return True
+
+    async def _hand_to_checkout(self, checkout: CheckoutRef, observed: PaymentObserved) -> bool:
+        handle = workflow.get_external_workflow_handle(checkout_workflow_id(checkout.checkout_id))
+        try:
+            await handle.signal("payment_observed", observed)
+        except FailureError:
+            return False  # the checkout has closed: this payment is ours to settle
+        return True
+
+    async def _settle_alone(self, user_id: int, plan_id: int, observed: PaymentObserved, reference: str) -> None:
+        plan = await workflow.execute_local_activity(
+            "store.get_plan", plan_id, result_type=PlanSnapshot | None, **options.STORE
+        )
+        if plan is None:
+            await audit("payment.unknown_plan", user_id, observed, reference, {"planId": str(plan_id)})
+            return
+        await settle(plan, user_id, observed, reference)
+
+
+def _cause(err: ActivityError) -> str:
+    cause = err.cause
+    if isinstance(cause, ApplicationError):
+        return f"{cause.type}: {cause.message}"[:200]
+    return str(cause or err)[:200]

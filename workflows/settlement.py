@@ -1,0 +1,112 @@
+"""Acting on a payment read back from MercadoPago: shared by the checkout and the payment router.
+
+Both may act on the same payment (a checkout that closes while its router decides); that is
+safe because the subscription de-duplicates by payment id and the refund's idempotency key
+is derived from the payment, not from the workflow that sends it.
+"""
+from __future__ import annotations
+
+from enum import StrEnum
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from domain.idempotency import idempotency_key
+    from domain.settlement import Action, decide
+    from workflows import activity_options as options
+    from workflows.messages import (
+        ApplyPayment,
+        AuditRecord,
+        PaymentObserved,
+        PlanSnapshot,
+        RefundInput,
+        RefundResult,
+        ReversePayment,
+        SubscriptionView,
+    )
+
+
+class Settled(StrEnum):
+    APPLIED = "APPLIED"
+    REFUNDED = "REFUNDED"  # compensated: the money went back to the buyer
+    REVERSED = "REVERSED"  # refunded or charged back at MercadoPago: the period was taken back
+    REJECTED = "REJECTED"
+    PENDING = "PENDING"
+    FAILED = "FAILED"  # compensation itself failed: audited for an operator
+
+
+async def settle(plan: PlanSnapshot, user_id: int, payment: PaymentObserved, external_reference: str) -> Settled:
+    action = decide(plan.to_plan(), payment.status, payment.amount, payment.currency)
+    if action == Action.APPLY:
+        return await _apply(plan, user_id, payment, external_reference)
+    if action == Action.REFUND_MISMATCH:
+        await audit("payment.amount_mismatch", user_id, payment, external_reference,
+                    {"paid": f"{payment.amount} {payment.currency}", "price": f"{plan.price} {plan.currency}"})
+        return await refund(user_id, payment, external_reference, "amount_mismatch")
+    if action == Action.REVERSE:
+        await workflow.execute_activity(
+            "subscription.reverse_payment",
+            ReversePayment(user_id=user_id, mercadopago_payment_id=payment.mercadopago_payment_id, reason=payment.status),
+            result_type=SubscriptionView,
+            **options.SUBSCRIPTION,
+        )
+        return Settled.REVERSED
+    return Settled.REJECTED if action == Action.RETRY_ALLOWED else Settled.PENDING
+
+
+async def _apply(plan: PlanSnapshot, user_id: int, payment: PaymentObserved, external_reference: str) -> Settled:
+    request = ApplyPayment(
+        user_id=user_id,
+        mercadopago_payment_id=payment.mercadopago_payment_id,
+        plan=plan,
+        approved_at=payment.approved_at or workflow.now(),
+    )
+    try:
+        await workflow.execute_activity(
+            "subscription.apply_payment", request, result_type=SubscriptionView, **options.SUBSCRIPTION
+        )
+    except BaseException:
+        # the buyer paid but the period could not be granted (or an operator cancelled us):
+        # give the money back, then let the failure stand
+        await refund(user_id, payment, external_reference, "activation_failed")
+        raise
+    return Settled.APPLIED
+
+
+async def refund(user_id: int, payment: PaymentObserved, external_reference: str, reason: str) -> Settled:
+    try:
+        result = await workflow.execute_activity(
+            "mercadopago.refund_payment",
+            RefundInput(
+                mercadopago_payment_id=payment.mercadopago_payment_id,
+                idempotency_key=idempotency_key(f"refund-{payment.mercadopago_payment_id}", "full"),
+            ),
+            result_type=RefundResult,
+            **options.MERCADOPAGO,
+        )
+    except ActivityError as err:
+        await audit("payment.refund_failed", user_id, payment, external_reference,
+                    {"reason": reason, "error": str(err.cause or err)[:200]})
+        return Settled.FAILED
+    await audit("payment.refunded_by_us", user_id, payment, external_reference,
+                {"reason": reason, "refundId": result.refund_id, "amount": str(result.amount)})
+    return Settled.REFUNDED
+
+
+async def audit(action: str, user_id: int | None, payment: PaymentObserved | None, external_reference: str | None,
+                detail: dict[str, str] | None = None) -> None:
+    payment_id = payment.mercadopago_payment_id if payment else None
+    await workflow.execute_local_activity(
+        "store.record_audit",
+        AuditRecord(
+            dedup_key=f"{workflow.info().workflow_id}:{action}:{payment_id or '-'}",
+            actor=workflow.info().workflow_id,
+            action=action,
+            user_id=user_id,
+            mercadopago_payment_id=payment_id,
+            external_reference=external_reference,
+            detail=detail or {},
+        ),
+        **options.STORE,
+    )

@@ -1,0 +1,248 @@
+"""SubscriptionWorkflow: one per user, the entity that owns the user's paid time.
+
+Updates only record intent and wait; the run loop applies intents one at a time, persists
+the result, and sleeps on a durable timer until the paid time ends. The ledger of applied
+payments is the de-duplication: a payment buys one period once, whatever is redelivered.
+"""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from domain.plans import billing_period
+    from domain.statuses import SubscriptionStatus
+    from domain.subscription import Ledger, LedgerEntry, status_at
+    from workflows import activity_options as options
+    from workflows.messages import (
+        ApplyPayment,
+        AuditRecord,
+        CancelSubscription,
+        LedgerChange,
+        LedgerEntryState,
+        ReversePayment,
+        SubscriptionInput,
+        SubscriptionRecord,
+        SubscriptionState,
+        SubscriptionView,
+    )
+    from workflows.search_attributes import USER_ID
+
+
+@dataclass
+class _Intent:
+    key: str
+    request: ApplyPayment | ReversePayment | CancelSubscription
+
+
+@workflow.defn
+class SubscriptionWorkflow:
+    @workflow.init
+    def __init__(self, input: SubscriptionInput) -> None:
+        state = input.state or SubscriptionState()
+        self._user_id = input.user_id
+        self._continue_as_new_after = input.continue_as_new_after
+        self._ledger = Ledger(
+            entries={e.mercadopago_payment_id: LedgerEntry(**e.model_dump()) for e in state.entries},
+            next_seq=state.next_seq,
+            cancelled_after_seq=state.cancelled_after_seq,
+        )
+        self._version = state.version
+        self._subscription_id = state.subscription_id
+        self._persisted_status = state.status
+        self._intents: list[_Intent] = []
+        self._results: dict[str, SubscriptionView] = {}
+        self._changes_this_run = 0
+
+    @workflow.run
+    async def run(self, input: SubscriptionInput) -> None:
+        workflow.upsert_search_attributes([USER_ID.value_set(self._user_id)])
+        while True:
+            try:
+                await workflow.wait_condition(lambda: bool(self._intents), timeout=self._time_left())
+            except asyncio.TimeoutError:
+                pass  # the paid time ran out: fall through to expire
+            while self._intents:
+                intent = self._intents.pop(0)
+                self._results[intent.key] = await self._apply_intent(intent.request)
+            await self._expire_if_due()
+            if self._should_continue_as_new():
+                # let every update see its answer before this run ends
+                await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._intents)
+                workflow.continue_as_new(self._carry_over())
+
+    # --- updates: record intent, wait for the run loop's answer -------------------------
+
+    @workflow.update
+    async def apply_payment(self, request: ApplyPayment) -> SubscriptionView:
+        return await self._submit(request)
+
+    @workflow.update
+    async def reverse_payment(self, request: ReversePayment) -> SubscriptionView:
+        return await self._submit(request)
+
+    @workflow.update
+    async def cancel(self, request: CancelSubscription) -> SubscriptionView:
+        return await self._submit(request)
+
+    @apply_payment.validator
+    def _validate_apply(self, request: ApplyPayment) -> None:
+        self._belongs_to_this_user(request.user_id)
+
+    @reverse_payment.validator
+    def _validate_reverse(self, request: ReversePayment) -> None:
+        self._belongs_to_this_user(request.user_id)
+
+    @cancel.validator
+    def _validate_cancel(self, request: CancelSubscription) -> None:
+        self._belongs_to_this_user(request.user_id)
+
+    def _belongs_to_this_user(self, user_id: int) -> None:
+        if user_id != self._user_id:
+            raise ValueError(f"request for user {user_id} sent to user {self._user_id}'s subscription")
+
+    @workflow.query
+    def view(self) -> SubscriptionView:
+        return self._view("")
+
+    async def _submit(self, request) -> SubscriptionView:
+        key = str(workflow.uuid4())
+        self._intents.append(_Intent(key, request))
+        await workflow.wait_condition(lambda: key in self._results)
+        return self._results.pop(key)
+
+    # --- the run loop's work -------------------------------------------------------------
+
+    async def _apply_intent(self, request) -> SubscriptionView:
+        if isinstance(request, ApplyPayment):
+            return await self._apply(request)
+        if isinstance(request, ReversePayment):
+            return await self._reverse(request)
+        return await self._cancel(request)
+
+    async def _apply(self, request: ApplyPayment) -> SubscriptionView:
+        payment_id = request.mercadopago_payment_id
+        if self._ledger.has(payment_id):
+            return self._view("DUPLICATE")
+        previous = self._ledger.period()
+        begins = request.approved_at if previous is None else max(request.approved_at, previous.end)
+        ends = billing_period(request.plan.billing_cycle).after(begins)
+        self._ledger.apply(payment_id, request.plan.id, request.plan.billing_cycle, request.approved_at)
+        extended = previous is not None and previous.end > workflow.now() and begins == previous.end
+        change = LedgerChange(mercadopago_payment_id=payment_id, plan_id=request.plan.id, period_start=begins, period_end=ends)
+        await self._persist([change], "subscription.extended" if extended else "subscription.activated", payment_id)
+        return self._view("APPLIED")
+
+    async def _reverse(self, request: ReversePayment) -> SubscriptionView:
+        payment_id = request.mercadopago_payment_id
+        entry = self._ledger.entries.get(payment_id)
+        if entry is None or not self._ledger.reverse(payment_id):
+            return self._view("NOTHING_TO_REVERSE")
+        change = LedgerChange(
+            mercadopago_payment_id=payment_id,
+            plan_id=entry.plan_id,
+            # the period is recorded at apply time; only the reversal is new here
+            period_start=entry.approved_at,
+            period_end=entry.approved_at,
+            reversed_at=workflow.now(),
+        )
+        await self._persist([change], "subscription.revoked", payment_id, {"reason": str(request.reason)})
+        return self._view("REVERSED")
+
+    async def _cancel(self, request: CancelSubscription) -> SubscriptionView:
+        if self._status() == SubscriptionStatus.CANCELLED:
+            return self._view("CANCELLED")
+        self._ledger.cancel()
+        await self._persist([], "subscription.cancelled", None, {"requestedBy": request.requested_by})
+        return self._view("CANCELLED")
+
+    async def _expire_if_due(self) -> None:
+        status = self._status()
+        if status == SubscriptionStatus.EXPIRED and self._persisted_status == SubscriptionStatus.ACTIVE:
+            await self._persist([], "subscription.expired", None)
+
+    async def _persist(self, ledger: list[LedgerChange], action: str, payment_id: str | None,
+                       detail: dict[str, str] | None = None) -> None:
+        self._version += 1
+        self._changes_this_run += 1
+        period = self._ledger.period()
+        status = self._status()
+        plan_id = period.plan_id if period else self._last_plan_id()
+        self._subscription_id = await workflow.execute_local_activity(
+            "store.save_subscription",
+            SubscriptionRecord(
+                user_id=self._user_id,
+                plan_id=plan_id,
+                status=status,
+                start_date=period.start if period else None,
+                end_date=period.end if period else self._last_end(),
+                version=self._version,
+                ledger=ledger,
+            ),
+            result_type=int,
+            **options.STORE,
+        )
+        self._persisted_status = status
+        await workflow.execute_local_activity(
+            "store.record_audit",
+            AuditRecord(
+                dedup_key=f"{workflow.info().workflow_id}:v{self._version}:{action}",
+                actor=workflow.info().workflow_id,
+                action=action,
+                user_id=self._user_id,
+                mercadopago_payment_id=payment_id,
+                detail={"status": str(status), **(detail or {})},
+            ),
+            **options.STORE,
+        )
+
+    # --- derived state -------------------------------------------------------------------
+
+    def _status(self) -> SubscriptionStatus:
+        return status_at(self._ledger.period(), workflow.now(), self._ledger.cancelled)
+
+    def _time_left(self):
+        period = self._ledger.period()
+        if period is None or period.end <= workflow.now():
+            return None  # nothing to expire: sleep until the next intent
+        return period.end - workflow.now()
+
+    def _last_plan_id(self) -> int:
+        entries = sorted(self._ledger.entries.values(), key=lambda e: e.applied_seq)
+        return entries[-1].plan_id if entries else 0
+
+    def _last_end(self) -> datetime | None:
+        """After a cancel or a lapse, keep showing when access ended."""
+        return workflow.now() if self._ledger.entries else None
+
+    def _view(self, outcome: str) -> SubscriptionView:
+        period = self._ledger.period()
+        return SubscriptionView(
+            user_id=self._user_id,
+            subscription_id=self._subscription_id,
+            plan_id=period.plan_id if period else (self._last_plan_id() or None),
+            status=self._status(),
+            start_date=period.start if period else None,
+            end_date=period.end if period else None,
+            outcome=outcome,
+        )
+
+    def _should_continue_as_new(self) -> bool:
+        return self._changes_this_run >= self._continue_as_new_after or workflow.info().is_continue_as_new_suggested()
+
+    def _carry_over(self) -> SubscriptionInput:
+        return SubscriptionInput(
+            user_id=self._user_id,
+            continue_as_new_after=self._continue_as_new_after,
+            state=SubscriptionState(
+                entries=[LedgerEntryState(**vars(e)) for e in self._ledger.entries.values()],
+                next_seq=self._ledger.next_seq,
+                cancelled_after_seq=self._ledger.cancelled_after_seq,
+                version=self._version,
+                subscription_id=self._subscription_id,
+                status=self._persisted_status,
+            ),
+        )
