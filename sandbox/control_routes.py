@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from .jsonio import MPJSONResponse
-from .resources import MPError, bad_request, to_amount
+from .resources import bad_request, to_amount
 from .runtime import idempotent_response, json_body, sandbox
 
 router = APIRouter(prefix="/sandbox", default_response_class=MPJSONResponse)
@@ -97,7 +97,3 @@ async def reset(request: Request):
         await sb.notifier.cancel_pending()
         sb.store.clear()
     return MPJSONResponse({"knobs": sb.knobs.as_dict(), "cleared": bool(body.get("all"))})
-
-
-def _unused(_: MPError) -> None:  # pragma: no cover
-    pass

@@ -50,12 +50,16 @@ class Notifier:
         self._client: httpx.AsyncClient | None = None
         self._tasks: set[asyncio.Task] = set()
 
-    async def aclose(self) -> None:
-        """Stop pending deliveries and retries (server shutdown or a full reset)."""
+    async def cancel_pending(self) -> None:
+        """Forget deliveries and retries not yet made (a full reset)."""
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def aclose(self) -> None:
+        """Server shutdown: nothing pending survives, the connection pool is closed."""
+        await self.cancel_pending()
         if self._client is not None:
             await self._client.aclose()
             self._client = None

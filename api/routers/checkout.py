@@ -11,12 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
 from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.deps import MetricsDep, PlansDep, SessionDep, SettingsDep, TemporalDep, UserDep, require_access
@@ -75,12 +70,9 @@ async def start_checkout(
         # a checkout that ended is answered from the read model, never bought twice;
         # only a failed one may run again under the same key
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-        search_attributes=TypedSearchAttributes([
-            SearchAttributePair(sa.USER_ID, body.user_id),
-            SearchAttributePair(sa.PLAN_ID, plan.id),
-            SearchAttributePair(sa.EXTERNAL_REFERENCE, external_reference),
-            SearchAttributePair(sa.CHECKOUT_STATUS, CheckoutStatus.AWAITING_PAYMENT.value),
-        ]),
+        search_attributes=sa.checkout_search_attributes(
+            body.user_id, plan.id, external_reference, CheckoutStatus.AWAITING_PAYMENT.value
+        ),
     )
     try:
         created: CheckoutCreated = await bounded(
@@ -107,8 +99,13 @@ async def start_checkout(
         init_point=created.init_point,
         sandbox_init_point=created.sandbox_init_point,
         external_reference=created.external_reference,
-        created_at=created.created_at.astimezone(timezone.utc),
+        created_at=_utc(created.created_at),
     )
+
+
+def _utc(moment):
+    # workflow.now() is aware UTC; a naive time from a read-model row is UTC too
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
 
 def _key_reused() -> ApiError:

@@ -1,0 +1,129 @@
+"""The API process: `uvicorn api.main:app`.
+
+`create_app()` only wires routes and middleware; everything that touches the outside world
+(settings, database engine, plan catalogue, Temporal client) is opened in the lifespan, so
+importing this module does no I/O.
+"""
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+from fastapi import FastAPI
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from temporalio.client import Client
+
+from api.cors import SettingsCORSMiddleware
+from api.errors import install_error_handlers
+from api.inbox import WebhookInbox
+from api.metrics import ApiMetrics, MetricsMiddleware
+from api.routers import checkout, checkouts, health, payments, plans, subscriptions, webhooks
+from config.settings import ConfigurationError, Settings, load_settings
+from config.temporal import connect_temporal
+from domain.plans import Plan, load_catalogue
+from store.database import create_engine, create_session_factory
+
+
+class StartupError(Exception):
+    """Configuration the API cannot start with; its message is the one line to show."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    app = FastAPI(title="paysaga", version="0.1.0", lifespan=_lifespan(settings))
+    app.state.metrics = ApiMetrics()
+    for module in (plans, checkout, payments, checkouts, subscriptions, webhooks, health):
+        app.include_router(module.router)
+    install_error_handlers(app)
+    # added last = outermost: metrics see every answer, CORS headers go on errors too
+    app.add_middleware(SettingsCORSMiddleware)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(_OneLineStartupFailure)
+    return app
+
+
+def _lifespan(given: Settings | None):
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            settings = given or _load_settings()
+            catalogue = _load_catalogue(settings)
+            engine = _create_engine(settings)
+            # lazy: the API starts, serves reads and answers 503 on writes while Temporal is down
+            temporal = await _temporal_client(settings)
+        except StartupError as exc:
+            app.state.startup_failure = str(exc)
+            raise
+        session_factory = create_session_factory(engine)
+        inbox = WebhookInbox(session_factory)
+        app.state.settings = settings
+        app.state.plans = catalogue
+        app.state.engine = engine
+        app.state.session_factory = session_factory
+        app.state.temporal = temporal
+        app.state.inbox = inbox
+        try:
+            yield
+        finally:
+            await inbox.drain(timeout=2.0)
+            await engine.dispose()
+            # a Temporal client has no close(): its connection goes with the last reference
+            app.state.temporal = None
+
+    return lifespan
+
+
+def _load_settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigurationError as exc:
+        raise StartupError(str(exc)) from None
+
+
+def _load_catalogue(settings: Settings) -> dict[int, Plan]:
+    try:
+        return load_catalogue(settings.plans_file)
+    except (OSError, ValueError) as exc:
+        raise StartupError(f"PLANS_FILE is invalid: {exc}") from None
+
+
+def _create_engine(settings: Settings) -> AsyncEngine:
+    try:
+        return create_engine(settings.database_url)
+    except (ArgumentError, ImportError, OSError) as exc:
+        raise StartupError(f"DATABASE_URL is invalid: {exc}") from None
+
+
+async def _temporal_client(settings: Settings) -> Client:
+    try:
+        return await connect_temporal(settings, lazy=True)
+    except OSError as exc:  # a TLS certificate or key path that cannot be read
+        raise StartupError(f"TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY cannot be read: {exc}") from None
+
+
+class _OneLineStartupFailure:
+    """Reports a StartupError as its one line instead of a traceback; the server then exits non-zero."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+        state = scope["app"].state
+
+        async def send_one_line(message: Message) -> None:
+            failure = getattr(state, "startup_failure", None)
+            if message["type"] == "lifespan.startup.failed" and failure:
+                message = {**message, "message": failure}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_one_line)
+        except StartupError:
+            pass  # already reported as one line; re-raising would print the traceback
+
+
+app = create_app()

@@ -1,0 +1,189 @@
+"""MercadoPago notifications: verify, relay to the payment's workflow, answer within 2 seconds.
+
+A notification is a hint: the payment workflow reads the payment back from MercadoPago. So only
+the payment id (from the query string) and the delivery's headers matter here; the body is
+informational. 200 means Temporal holds the notification; 503 makes MercadoPago retry.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from temporalio.common import WorkflowIDConflictPolicy
+
+from api.deps import get_metrics, get_settings, get_temporal
+from api.errors import error_body
+from api.inbox import InboxEntry
+from api.temporal_calls import bounded
+from api.webhook_signature import SignatureRejected, verify_signature
+from workflows.ids import payment_workflow_id
+from workflows.messages import PaymentNotification, PaymentRouterInput
+from workflows.payment_router import PaymentWorkflow
+
+log = logging.getLogger("paysaga.api.webhooks")
+
+router = APIRouter(prefix="/api/webhooks", tags=["webhooks"])
+
+MAX_BODY_BYTES = 64 * 1024
+ANSWER_WITHIN_SECONDS = 2.0
+RELAY_TIMEOUT_SECONDS = 1.5
+# at most this long waiting for the inbox record, and never past the answer deadline
+INBOX_WAIT_SECONDS = 0.3
+_PAYMENT_ID = re.compile(r"^[1-9][0-9]{0,19}$")
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a delivery says, whichever of MercadoPago's two forms it came in."""
+
+    topic: str | None
+    resource_id: str | None
+    signed_form: bool  # webhook (`type` + `data.id`, signed) rather than IPN (`topic` + `id`)
+    x_signature: str | None
+    request_id: str | None
+
+    @classmethod
+    def of(cls, request: Request) -> "Delivery":
+        query = request.query_params
+        signed_form = "type" in query
+        return cls(
+            topic=query.get("type") if signed_form else query.get("topic"),
+            resource_id=query.get("data.id") if signed_form else query.get("id"),
+            signed_form=signed_form,
+            x_signature=request.headers.get("x-signature"),
+            request_id=request.headers.get("x-request-id"),
+        )
+
+
+@router.post("/mercadopago")
+async def mercadopago_notification(request: Request) -> JSONResponse:
+    started = time.monotonic()
+    delivery = Delivery.of(request)
+    entry = InboxEntry(topic=delivery.topic, action=None, resource_id=delivery.resource_id,
+                       request_id=delivery.request_id, signature_valid=False, outcome="rejected")
+    try:
+        response = await _handle(request, delivery, entry)
+    except Exception:
+        entry.outcome, entry.detail = "rejected", "internal error"
+        raise
+    finally:
+        get_metrics(request).webhook(delivery.topic, entry.outcome)
+        await _record(request, entry, deadline=started + ANSWER_WITHIN_SECONDS - 0.1)
+    return response
+
+
+async def _handle(request: Request, delivery: Delivery, entry: InboxEntry) -> JSONResponse:
+    settings = get_settings(request)
+    try:
+        body = await _read_body(request)
+    except BodyTooLarge:
+        entry.detail = f"body larger than {MAX_BODY_BYTES} bytes"
+        return _error(413, "payload_too_large", f"the notification body exceeds {MAX_BODY_BYTES} bytes")
+    entry.action = _action(body)
+
+    def signature_checked() -> str | None:
+        """None when the signature holds, else why it does not."""
+        try:
+            verify_signature(delivery.x_signature, delivery.request_id, delivery.resource_id,
+                             settings.webhook_secret, settings.webhook_tolerance_seconds)
+        except SignatureRejected as exc:
+            return exc.reason
+        entry.signature_valid = True
+        return None
+
+    if delivery.topic != "payment":
+        if delivery.signed_form and delivery.x_signature:
+            signature_checked()  # for the inbox only: we act on none of these topics
+        entry.outcome, entry.detail = "ignored", f"topic {delivery.topic!r} is not acted on"
+        return JSONResponse({"status": "ignored", "topic": delivery.topic,
+                             "message": "this notification topic is not acted on"})
+
+    if delivery.signed_form:
+        reason = signature_checked()
+        if reason is not None:
+            entry.detail = f"signature: {reason}"
+            return _error(401, "invalid_signature", "the x-signature header is missing or does not verify")
+    # IPN deliveries cannot be signed: relaying one only makes the workflow re-read the payment
+
+    payment_id = delivery.resource_id
+    if payment_id is None or not _PAYMENT_ID.match(payment_id):
+        entry.detail = "payment id is not numeric"
+        return _error(400, "invalid_payment_id", "the payment id must be a numeric string")
+
+    try:
+        await _relay(request, payment_id, entry.action, delivery.request_id)
+    except Exception as exc:  # whatever went wrong, MercadoPago must retry
+        log.warning("could not relay payment %s: %s", payment_id, type(exc).__name__)
+        entry.outcome, entry.detail = "unavailable", f"relay failed: {type(exc).__name__}"
+        return _error(503, "temporal_unavailable", "the notification could not be handed over; retry later",
+                      headers={"Retry-After": "5"})
+    entry.outcome, entry.detail = "accepted", f"relayed to {payment_workflow_id(payment_id)}"
+    return JSONResponse({"status": "accepted", "paymentId": payment_id,
+                         "message": "notification handed to the payment workflow"})
+
+
+async def _relay(request: Request, payment_id: str, action: str | None, request_id: str | None) -> None:
+    """Signal-with-start the payment's routing workflow: durable once this returns."""
+    settings = get_settings(request)
+    temporal = get_temporal(request)
+    await bounded(
+        temporal.start_workflow(
+            PaymentWorkflow.run,
+            PaymentRouterInput(
+                mercadopago_payment_id=payment_id,
+                idle_seconds=settings.payment_router_idle_delta.total_seconds(),
+            ),
+            id=payment_workflow_id(payment_id),
+            task_queue=settings.temporal_task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            start_signal="notify",
+            start_signal_args=[PaymentNotification(topic="payment", action=action, request_id=request_id)],
+        ),
+        RELAY_TIMEOUT_SECONDS,
+        "relay payment notification",
+    )
+
+
+async def _record(request: Request, entry: InboxEntry, deadline: float) -> None:
+    task = request.app.state.inbox.record(entry)
+    budget = min(INBOX_WAIT_SECONDS, deadline - time.monotonic())
+    if budget > 0:
+        # asyncio.wait does not cancel the write: it may finish after we answer
+        await asyncio.wait({task}, timeout=budget)
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise BodyTooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _action(body: bytes) -> str | None:
+    """`action` of the body when it is readable JSON; a malformed body is not an error."""
+    try:
+        parsed = json.loads(body) if body else None
+    except (ValueError, UnicodeDecodeError):
+        return None
+    action = parsed.get("action") if isinstance(parsed, dict) else None
+    return action[:64] if isinstance(action, str) else None
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(error_body(code, message), status_code=status, headers=headers)

@@ -1,0 +1,68 @@
+from datetime import datetime, timedelta, timezone
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from domain.statuses import SubscriptionStatus
+from domain.subscription import Ledger, status_at
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+DAY = "P1D"
+
+
+def test_payments_chain_and_duplicates_count_once():
+    ledger = Ledger()
+    assert ledger.apply("1", 1, DAY, T0)
+    assert not ledger.apply("1", 1, DAY, T0)
+    assert ledger.apply("2", 1, DAY, T0 + timedelta(hours=1))
+    period = ledger.period()
+    assert (period.start, period.end) == (T0, T0 + timedelta(days=2))
+
+
+def test_a_payment_after_a_lapse_starts_from_its_approval():
+    ledger = Ledger()
+    ledger.apply("1", 1, DAY, T0)
+    later = T0 + timedelta(days=5)
+    ledger.apply("2", 1, DAY, later)
+    assert (ledger.period().start, ledger.period().end) == (later, later + timedelta(days=1))
+
+
+def test_refund_takes_back_the_period_and_nothing_left_is_expired():
+    ledger = Ledger()
+    ledger.apply("1", 1, DAY, T0)
+    assert ledger.reverse("1") and not ledger.reverse("1")
+    assert ledger.period() is None
+    assert status_at(ledger.period(), T0, ledger.cancelled) == SubscriptionStatus.EXPIRED
+
+
+def test_cancel_ends_access_and_a_later_payment_starts_a_new_period():
+    ledger = Ledger()
+    ledger.apply("1", 1, DAY, T0)
+    ledger.cancel()
+    assert status_at(ledger.period(), T0, ledger.cancelled) == SubscriptionStatus.CANCELLED
+    again = T0 + timedelta(hours=2)
+    ledger.apply("2", 1, DAY, again)
+    assert status_at(ledger.period(), again, ledger.cancelled) == SubscriptionStatus.ACTIVE
+    assert ledger.period().start == again
+
+
+# Random interleavings of back-to-back payments, duplicates and reversals: the paid time is
+# exactly one period per payment applied and not reversed.
+events = st.lists(st.tuples(st.sampled_from(["pay", "refund"]), st.integers(0, 9)), max_size=40)
+
+
+@settings(max_examples=300)
+@given(events)
+def test_end_date_is_the_sum_of_live_periods(history):
+    ledger = Ledger()
+    for kind, n in history:
+        if kind == "pay":
+            ledger.apply(str(n), 1, DAY, T0)  # all approved at T0: they chain
+        else:
+            ledger.reverse(str(n))
+    live = [e for e in ledger.entries.values() if not e.reversed]
+    period = ledger.period()
+    if not live:
+        assert period is None
+    else:
+        assert period.end - period.start == timedelta(days=len(live))
