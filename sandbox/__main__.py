@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 
 import uvicorn
@@ -40,6 +41,8 @@ def main(argv: list[str] | None = None) -> None:
                            webhook_secret=args.webhook_secret, access_token=args.access_token,
                            collector_id=args.collector_id,
                            honor_preference_notification_url=args.honor_preference_notification_url)
+    # the delivery log (each webhook attempt and its answer) next to uvicorn's access log
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s:     %(name)s: %(message)s")
     print(f"MercadoPago sandbox at {public_url} -> webhooks to {args.notification_url or '(none)'}", flush=True)
     uvicorn.run(create_app(config), host=args.host, port=args.port, log_level=args.log_level)
 

@@ -30,7 +30,7 @@ async def create_payment(request: Request):
     sb, body = sandbox(request), await _object(request)
     if not body.get("preference_id"):
         raise bad_request("preference_id is required")
-    amount = None if body.get("amount") is None else to_amount(body["amount"], "amount")
+    amount = None if body.get("amount") is None else to_amount(body["amount"], "amount", strings=True)
     if amount is not None and amount <= 0:
         raise bad_request("amount must be positive")
     return idempotent_response(request, lambda: (201, sb.pay(

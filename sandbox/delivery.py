@@ -166,7 +166,6 @@ class Notifier:
             "notification_id": notice.notification_id, "error": error,
         })
         ok = status_code is not None and 200 <= status_code < 300
-        if not ok:
-            log.info("delivery of %s %s to %s failed (attempt %d): %s", notice.kind,
-                     notice.action or notice.topic, notice.url, attempt, error or status_code)
+        log.log(logging.INFO if ok else logging.WARNING, "%s %s -> %s (attempt %d): %s", notice.kind,
+                notice.action or notice.topic, notice.url, attempt, status_code or error)
         return ok

@@ -54,17 +54,19 @@ def parse_date(text: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=MP_TZ)
 
 
-def to_amount(value: Any, field: str) -> Decimal:
-    """A money amount from JSON (int, Decimal or decimal string), finite, never via float."""
-    if isinstance(value, bool) or value is None:
+def to_amount(value: Any, field: str, *, strings: bool = False) -> Decimal:
+    """A money amount from JSON, finite, never via float. MercadoPago's API takes JSON numbers
+    only; `strings` also admits decimal strings (the control API's "9.99")."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    if isinstance(value, str) and strings:
+        try:
+            value = Decimal(value)
+        except InvalidOperation:
+            pass
+    if not isinstance(value, Decimal) or not value.is_finite():
         raise bad_request(f"{field} must be a number")
-    try:
-        amount = Decimal(str(value)) if isinstance(value, (int, str, float)) else value
-    except InvalidOperation:
-        raise bad_request(f"{field} must be a number") from None
-    if not isinstance(amount, Decimal) or not amount.is_finite():
-        raise bad_request(f"{field} must be a number")
-    return amount
+    return value
 
 
 def _quantity(value: Any, index: int) -> int:
@@ -146,7 +148,7 @@ def preference_expired(pref: dict) -> bool:
 def _payer(pref: dict, payment_id: int) -> dict:
     given = pref.get("payer") or {}
     return {
-        "id": str(payment_id % 1_000_000_000 + 1_000_000_000),
+        "id": str(2_000_000_000 + payment_id % 1_000_000),  # a made-up test buyer
         "type": None,
         "email": given.get("email") or f"test_user_{payment_id % 100000}@testuser.com",
         "first_name": given.get("name") or given.get("first_name") or "Test",

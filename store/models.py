@@ -7,7 +7,33 @@ from decimal import Decimal
 from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-MONEY = Numeric(18, 2)
+
+
+class Money(TypeDecorator):
+    """Exact decimal money: NUMERIC(18,2) on PostgreSQL; text on SQLite, whose NUMERIC is a float."""
+
+    impl = Numeric(18, 2)
+    cache_ok = True
+    _CENTS = Decimal("0.01")
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(40))
+        return dialect.type_descriptor(Numeric(18, 2))
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, float):
+            raise TypeError("money is Decimal, never float")
+        exact = Decimal(value).quantize(self._CENTS)
+        return str(exact) if dialect.name == "sqlite" else exact
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else Decimal(value)
+
+
+MONEY = Money()
 # SQLite has no BIGINT autoincrement: an INTEGER primary key is its rowid.
 BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
 

@@ -49,6 +49,7 @@ def test_preference_create_and_get(sdk, mp_sandbox):
     [{"title": "x", "quantity": 1, "unit_price": 0, "currency_id": "ARS"}],
     [{"title": "x", "quantity": 0, "unit_price": 5, "currency_id": "ARS"}],
     [{"title": "x", "quantity": 1, "unit_price": "abc", "currency_id": "ARS"}],
+    [{"title": "x", "quantity": 1, "unit_price": "19.99", "currency_id": "ARS"}],  # JSON numbers only
 ])
 def test_preference_validation(sdk, items):
     result = sdk.preference().create({"items": items})
@@ -204,6 +205,9 @@ def test_full_and_partial_refunds_with_idempotency(sdk, control, new_preference)
     assert replay["response"] == rest["response"] and rest["response"]["amount"] == 14.99
     payment = sdk.payment().get(partial["id"])["response"]
     assert payment["status"] == "refunded" and len(payment["refunds"]) == 2
+    listed = sdk.refund().list_all(partial["id"])["response"]
+    assert [r["id"] for r in listed] == [first["response"]["id"], rest["response"]["id"]]
+    assert sdk.refund().get(partial["id"], rest["response"]["id"])["response"] == rest["response"]
 
     # nothing left to refund, and a rejected payment cannot be refunded
     assert sdk.refund().create(partial["id"])["status"] == 400
@@ -266,3 +270,23 @@ def test_merchant_order_lists_the_preference_payments(sdk, control, new_preferen
     assert order["status"] == 200
     assert order["response"]["order_status"] == "paid" and order["response"]["preference_id"] == pref["id"]
     assert [p["id"] for p in order["response"]["payments"]] == [rejected["id"], approved["id"]]
+
+
+def test_cancel_a_pending_payment(sdk, control, new_preference):
+    pref = new_preference()
+    pending = control.post("/sandbox/payments", json={"preference_id": pref["id"], "status": "pending"}).json()
+    cancelled = sdk.payment().update(pending["id"], {"status": "cancelled"})
+    assert cancelled["status"] == 200 and cancelled["response"]["status"] == "cancelled"
+    approved = control.post("/sandbox/payments", json={"preference_id": pref["id"]}).json()
+    assert sdk.payment().update(approved["id"], {"status": "cancelled"})["status"] == 400
+
+
+def test_cli_options_fall_back_to_environment(monkeypatch):
+    from sandbox.__main__ import parse_args
+
+    monkeypatch.setenv("SANDBOX_PORT", "9999")
+    monkeypatch.setenv("SANDBOX_WEBHOOK_SECRET", "from-env")
+    monkeypatch.setenv("SANDBOX_HONOR_PREFERENCE_NOTIFICATION_URL", "true")
+    args = parse_args(["--access-token", "TOKEN", "--collector-id", "42"])
+    assert (args.port, args.webhook_secret, args.access_token, args.collector_id) == (9999, "from-env", "TOKEN", 42)
+    assert args.honor_preference_notification_url is True and args.host == "127.0.0.1"

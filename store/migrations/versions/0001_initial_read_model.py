@@ -17,7 +17,8 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 # Frozen copies of store.models' types: a revision never changes when the models do.
-MONEY = sa.Numeric(precision=18, scale=2)
+# money: exact NUMERIC on PostgreSQL, text on SQLite (its NUMERIC affinity would make it a float)
+MONEY = sa.Numeric(precision=18, scale=2).with_variant(sa.String(length=40), "sqlite")
 BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite: INTEGER PRIMARY KEY is the rowid
 UTC = sa.DateTime(timezone=True)
 
