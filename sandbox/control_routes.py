@@ -20,10 +20,6 @@ async def _object(request: Request) -> dict:
     return body
 
 
-def _payment_id(sb, payment_id: str) -> int:
-    return sb.store.payment(payment_id)["id"]  # 404 when unknown
-
-
 @router.post("/payments")
 async def create_payment(request: Request):
     """Pay a preference as the buyer page does; `amount`/`currency` override what is charged."""
@@ -58,7 +54,7 @@ async def notify(payment_id: str, request: Request):
     action = body.get("action", "payment.updated")
     if action not in _ACTIONS:
         raise bad_request(f"action must be one of {_ACTIONS}")
-    pid = _payment_id(sb, payment_id)
+    pid = sb.store.payment(payment_id)["id"]  # 404 when unknown
     task = sb.notifier.payment_event(pid, [action], sb.base_url(request), plain=True)
     answer = {"payment_id": pid, "action": action, "scheduled": task is not None}
     if task is not None and body.get("wait"):

@@ -67,7 +67,7 @@ class Notifier:
     def payment_event(self, payment_id: int, actions: list[str], base_url: str, *,
                       plain: bool = False) -> asyncio.Task | None:
         """Schedule what MercadoPago would send for these payment actions, honouring the knobs.
-        `plain`: just one signed webhook per action, now (drop/delay/duplicates/ipn ignored).
+        `plain`: just one signed webhook per action, now (every knob but retry_delays_ms ignored).
         Must be called on the server's event loop; never waits for the receiver."""
         knobs = self._knobs.snapshot()
         url = self._target_url(payment_id)

@@ -1,8 +1,9 @@
 """How far a checkout has got: its status only moves forward.
 
-AWAITING_PAYMENT < PAYMENT_PENDING / REJECTED < COMPLETED / EXPIRED < REFUNDED.
+AWAITING_PAYMENT < PAYMENT_PENDING / REJECTED < EXPIRED < COMPLETED < REFUNDED.
 PAYMENT_PENDING and REJECTED may alternate: a rejected buyer may retry, and a pending payment may
-be rejected. COMPLETED and EXPIRED are final, except that either may end up REFUNDED.
+be rejected. An expired checkout still completes when its payment turns up late (it is applied
+all the same); a completed one never expires, and either may end up REFUNDED.
 """
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ _STAGE = {
     CheckoutStatus.AWAITING_PAYMENT: 0,
     CheckoutStatus.PAYMENT_PENDING: 1,
     CheckoutStatus.REJECTED: 1,
-    CheckoutStatus.COMPLETED: 2,
     CheckoutStatus.EXPIRED: 2,
-    CheckoutStatus.REFUNDED: 3,
+    CheckoutStatus.COMPLETED: 3,
+    CheckoutStatus.REFUNDED: 4,
 }
 _RETRYABLE_STAGE = 1
 

@@ -13,9 +13,8 @@ from mercadopago.config import RequestOptions
 
 from sandbox import SandboxConfig, create_app
 
+from .conftest import COLLECTOR_ID
 
-
-COLLECTOR_ID = 777000111  # as configured in conftest
 
 
 def decimal_json(response: httpx.Response):

@@ -13,7 +13,7 @@ from mercadopago.webhook import InvalidWebhookSignatureError, WebhookSignatureVa
 
 from sandbox import SandboxConfig, create_app
 
-SECRET = "sandbox-test-webhook-secret"  # as configured in conftest
+from .conftest import SECRET
 
 
 def pay(control, pref, status="approved") -> int:
@@ -26,6 +26,14 @@ def webhooks(receiver, payment_id, count=1, action=None):
     wanted = receiver.about(payment_id)
     return receiver.wait_for(lambda r: wanted(r) and "data.id" in r.query
                              and (action is None or r.json["action"] == action), count)
+
+
+async def eventually(check, timeout: float = 5.0) -> None:
+    """Poll `check()` on the test's event loop, where ASGI-driven deliveries run."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.01)
 
 
 def assert_signed(request, secret=SECRET):
@@ -170,11 +178,26 @@ async def test_unreachable_receiver_is_retried_then_given_up():
         pref = (await client.post("/checkout/preferences", headers={"Authorization": "Bearer x"}, json={
             "items": [{"title": "x", "quantity": 1, "unit_price": 1}]})).json()
         payment_id = (await client.post("/sandbox/payments", json={"preference_id": pref["id"]})).json()["id"]
-        deadline = time.monotonic() + 5
-        while len(store.deliveries(payment_id)) < 2:
-            assert time.monotonic() < deadline, "no retry seen"
-            await asyncio.sleep(0.01)
+        await eventually(lambda: len(store.deliveries(payment_id)) >= 2)
         log = store.deliveries(payment_id)
         assert [(d["attempt"], d["status_code"]) for d in log] == [(1, None), (2, None)]
         assert log[0]["error"]
         await app.state.sandbox.notifier.aclose()
+
+
+async def test_preference_notification_url_only_when_honored(receiver):
+    """By default the configured URL wins (the SDK deprecates per-preference URLs); with the flag,
+    a preference's own notification_url does, as at MercadoPago."""
+    for honor, expected_path in ((False, "/configured"), (True, "/own")):
+        app = create_app(SandboxConfig(public_url="http://mp.test", notification_url=f"{receiver.url}/configured",
+                                       webhook_secret=SECRET, honor_preference_notification_url=honor))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mp.test") as client:
+            pref = (await client.post("/checkout/preferences", headers={"Authorization": "Bearer x"}, json={
+                "items": [{"title": "x", "quantity": 1, "unit_price": 1}],
+                "notification_url": f"{receiver.url}/own?route=abc"})).json()
+            payment_id = (await client.post("/sandbox/payments", json={"preference_id": pref["id"]})).json()["id"]
+            await eventually(lambda: receiver.received(receiver.about(payment_id)))
+            [hook] = receiver.received(receiver.about(payment_id))
+            assert hook.path == expected_path
+            assert_signed(hook)
+            await app.state.sandbox.notifier.aclose()

@@ -32,7 +32,8 @@ async def stored(sessions, checkout_id: str = "chk-1") -> CheckoutRow:
     (S.REJECTED, S.AWAITING_PAYMENT, S.REJECTED),
     (S.COMPLETED, S.PAYMENT_PENDING, S.COMPLETED),
     (S.COMPLETED, S.EXPIRED, S.COMPLETED),
-    (S.EXPIRED, S.COMPLETED, S.EXPIRED),
+    (S.EXPIRED, S.COMPLETED, S.COMPLETED),  # a late payment was still applied
+    (S.EXPIRED, S.REJECTED, S.EXPIRED),
     (S.COMPLETED, S.REFUNDED, S.REFUNDED),
     (S.REFUNDED, S.COMPLETED, S.REFUNDED),
 ])
@@ -40,10 +41,11 @@ def test_checkout_status_only_moves_forward(current, observed, kept):
     assert advance_checkout(current, observed) is kept
 
 
-def test_final_statuses_are_never_left_except_for_a_refund():
+def test_final_statuses_are_never_left_except_for_a_refund_or_a_late_payment():
     for current, observed in product(S, S):
         if current in (S.COMPLETED, S.EXPIRED, S.REFUNDED):
-            assert advance_checkout(current, observed) in (current, S.REFUNDED)
+            allowed = (current, S.REFUNDED, S.COMPLETED) if current == S.EXPIRED else (current, S.REFUNDED)
+            assert advance_checkout(current, observed) in allowed
 
 
 async def test_saved_checkout_is_found_by_external_reference(store, sessions):
