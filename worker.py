@@ -9,18 +9,26 @@ import asyncio
 import logging
 import signal
 import sys
-from datetime import timedelta
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import mercadopago
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleSpec,
+)
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.mercadopago import MercadoPagoActivities
 from activities.mercadopago_http import RebasedHttpClient
+from activities.routing import RoutingActivities
 from activities.store import StoreActivities
 from activities.subscriptions import SubscriptionActivities
 from config.settings import ConfigurationError, Settings, load_settings
@@ -29,13 +37,16 @@ from domain.plans import load_catalogue
 from store.database import create_engine, create_session_factory
 from store.plans_sync import sync_plans
 from workflows.checkout import CheckoutWorkflow
+from workflows.messages import ReconcileInput
 from workflows.payment_router import PaymentWorkflow
+from workflows.reconciliation import SCHEDULE_ID as RECONCILIATION_SCHEDULE_ID
+from workflows.reconciliation import ReconciliationWorkflow
 from workflows.search_attributes import ALL
 from workflows.subscription import SubscriptionWorkflow
 
 log = logging.getLogger("paysaga.worker")
 
-WORKFLOWS = [CheckoutWorkflow, PaymentWorkflow, SubscriptionWorkflow]
+WORKFLOWS = [CheckoutWorkflow, PaymentWorkflow, SubscriptionWorkflow, ReconciliationWorkflow]
 
 
 async def ensure_search_attributes(client: Client, namespace: str) -> None:
@@ -51,6 +62,26 @@ async def ensure_search_attributes(client: Client, namespace: str) -> None:
             AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
         )
         log.info("created search attributes %s", ", ".join(sorted(missing)))
+
+
+async def ensure_schedules(client: Client, settings: Settings) -> None:
+    """The daily reconciliation against MercadoPago; created once, left alone when present."""
+    try:
+        await client.create_schedule(
+            RECONCILIATION_SCHEDULE_ID,
+            Schedule(
+                action=ScheduleActionStartWorkflow(
+                    ReconciliationWorkflow.run,
+                    ReconcileInput(window_hours=48),  # overlapping windows: a missed day is still covered
+                    id="reconciliation",
+                    task_queue=settings.temporal_task_queue,
+                ),
+                spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(days=1))]),
+            ),
+        )
+        log.info("created schedule %s", RECONCILIATION_SCHEDULE_ID)
+    except ScheduleAlreadyRunningError:
+        pass
 
 
 def build_activities(settings: Settings, client: Client, session_factory) -> list:
@@ -71,11 +102,13 @@ def build_activities(settings: Settings, client: Client, session_factory) -> lis
     subscriptions = SubscriptionActivities(
         client, settings.temporal_task_queue, settings.subscription_continue_as_new_after
     )
+    routing = RoutingActivities(client, settings.temporal_task_queue, settings.payment_router_idle_delta.total_seconds())
     return [
-        gateway.create_preference, gateway.get_payment, gateway.search_payments, gateway.refund_payment,
-        store.save_checkout, store.find_checkout, store.get_plan, store.save_payment,
-        store.save_subscription, store.record_audit,
+        gateway.create_preference, gateway.get_payment, gateway.search_payments, gateway.search_recent_payments,
+        gateway.refund_payment,
+        *store.all(),
         subscriptions.apply_payment, subscriptions.reverse_payment,
+        routing.hint_payment,
     ]
 
 
@@ -84,6 +117,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=settings.worker_metrics_address)))
     client = await connect_temporal(settings, runtime=runtime)
     await ensure_search_attributes(client, settings.temporal_namespace)
+    await ensure_schedules(client, settings)
     engine = create_engine(settings.database_url)
     session_factory = create_session_factory(engine)
     await sync_plans(session_factory, load_catalogue(settings.plans_file))

@@ -19,6 +19,7 @@ from domain.statuses import from_mercadopago
 from workflows.messages import (
     CreatePreferenceInput,
     PaymentSnapshot,
+    PaymentWindow,
     PreferenceCreated,
     RefundInput,
     RefundResult,
@@ -100,6 +101,24 @@ class MercadoPagoActivities:
         body = self._call("search_payments", lambda: self._sdk.payment().search(filters, self._options()))
         return [payment_snapshot(item) for item in body.get("results", [])]
 
+    @activity.defn(name="mercadopago.search_recent_payments")
+    def search_recent_payments(self, window: PaymentWindow) -> list[PaymentSnapshot]:
+        """Every payment created in the window, page by page."""
+        found: list[PaymentSnapshot] = []
+        offset, page = 0, 100
+        while True:
+            filters = {
+                "range": "date_created", "begin_date": _mercadopago_time(window.begin),
+                "end_date": _mercadopago_time(window.end), "sort": "date_created", "criteria": "asc",
+                "limit": page, "offset": offset,
+            }
+            body = self._call("search_payments", lambda: self._sdk.payment().search(filters, self._options()))
+            results = body.get("results", [])
+            found.extend(payment_snapshot(item) for item in results)
+            offset += len(results)
+            if not results or offset >= int(body.get("paging", {}).get("total", 0)):
+                return found
+
     @activity.defn(name="mercadopago.refund_payment")
     def refund_payment(self, request: RefundInput) -> RefundResult:
         body = self._call(
@@ -136,6 +155,10 @@ def _utc(value: str | None) -> datetime | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc)
+
+
+def _mercadopago_time(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000+00:00")
 
 
 def _json_number(amount: Decimal) -> float:

@@ -223,7 +223,20 @@ class StoreActivities:
 
         await self._unit_of_work(work)
 
+    # --- reconciliation ----------------------------------------------------------------
+
+    @activity.defn(name="store.payment_statuses")
+    async def payment_statuses(self, mercadopago_payment_ids: list[str]) -> dict[str, PaymentStatus]:
+        """What the read model holds for these payments (absent ids are missing from it)."""
+        if not mercadopago_payment_ids:
+            return {}
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(PaymentRow.mercadopago_payment_id, PaymentRow.status)
+                .where(PaymentRow.mercadopago_payment_id.in_(mercadopago_payment_ids)))
+        return {payment_id: PaymentStatus(status) for payment_id, status in rows}
+
     def all(self) -> list:
         """Every activity of this class, for the worker's `activities=` list."""
         return [self.save_checkout, self.find_checkout, self.get_plan, self.save_payment,
-                self.save_subscription, self.record_audit]
+                self.save_subscription, self.record_audit, self.payment_statuses]

@@ -20,6 +20,7 @@ from api.errors import install_error_handlers
 from api.inbox import WebhookInbox
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.routers import checkout, checkouts, health, payments, plans, subscriptions, webhooks
+from api.routers import dev
 from config.settings import ConfigurationError, Settings, load_settings
 from config.temporal import connect_temporal
 from domain.plans import Plan, load_catalogue
@@ -63,6 +64,8 @@ def _lifespan(given: Settings | None):
         app.state.session_factory = session_factory
         app.state.temporal = temporal
         app.state.inbox = inbox
+        # demo tokens and the storefront: only outside production, so only once settings are known
+        dev.install(app, settings)
         try:
             yield
         finally:

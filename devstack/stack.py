@@ -9,6 +9,7 @@ from pathlib import Path
 
 from config.settings import DEV_WEBHOOK_SECRET, PROJECT_ROOT
 from devstack.processes import ManagedProcess, StartupError, http_ready, port_in_use, tcp_ready
+from storefront import return_url
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 HOST = "127.0.0.1"
@@ -75,6 +76,10 @@ class Stack:
     def app_env(self) -> dict[str, str]:
         c = self.config
         env = {
+            # Checkout Pro sends the buyer back to the demo storefront, unless the environment says otherwise
+            "MERCADOPAGO_SUCCESS_URL": return_url(c.api_url, "success"),
+            "MERCADOPAGO_FAILURE_URL": return_url(c.api_url, "failure"),
+            "MERCADOPAGO_PENDING_URL": return_url(c.api_url, "pending"),
             **os.environ,
             "DATABASE_URL": c.database,
             "TEMPORAL_ADDRESS": c.temporal_address,

@@ -34,15 +34,7 @@ with workflow.unsafe.imports_passed_through():
         StoredPayment,
     )
     from workflows.search_attributes import CHECKOUT_STATUS
-    from workflows.settlement import Settled, audit, settle
-
-# What each settlement leaves the checkout as; None keeps waiting for another payment.
-_AFTER = {
-    Settled.APPLIED: CheckoutStatus.COMPLETED,
-    Settled.REFUNDED: CheckoutStatus.REFUNDED,
-    Settled.REVERSED: CheckoutStatus.REFUNDED,
-    Settled.FAILED: CheckoutStatus.REJECTED,
-}
+    from workflows.settlement import Settled, audit, checkout_status_after, settle
 
 
 @workflow.defn
@@ -76,6 +68,8 @@ class CheckoutWorkflow:
             )
         except ActivityError as err:
             self._creation_failed = str(err.cause or err)
+            await audit("checkout.preference_failed", input.user_id, None, input.external_reference,
+                        {"error": self._creation_failed[:200]})
             await workflow.wait_condition(workflow.all_handlers_finished)
             raise ApplicationError(f"could not create the preference: {self._creation_failed}", type="PreferenceFailed")
         await self._save(preference)
@@ -147,11 +141,8 @@ class CheckoutWorkflow:
             if observed.mercadopago_payment_id == self._payment_id and settled in (Settled.REVERSED, Settled.REFUNDED):
                 await self._set_status(CheckoutStatus.REFUNDED)
             return
-        status = _AFTER.get(settled)
-        if status is None:
-            status = CheckoutStatus.REJECTED if settled == Settled.REJECTED else CheckoutStatus.PAYMENT_PENDING
         self._payment_id = observed.mercadopago_payment_id
-        await self._set_status(status)
+        await self._set_status(checkout_status_after(settled))
 
     async def _reconcile(self) -> None:
         """The deadline passed with nothing applied: ask MercadoPago directly."""

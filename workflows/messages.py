@@ -245,3 +245,25 @@ class SubscriptionInput(Message):
     user_id: int
     continue_as_new_after: int = 500
     state: SubscriptionState | None = None
+
+
+# --- reconciliation --------------------------------------------------------------------
+
+class ReconcileInput(Message):
+    """Compare MercadoPago's payments of the last `window_hours` with the read model."""
+    window_hours: int = 48
+
+
+class PaymentWindow(Message):
+    begin: datetime
+    end: datetime
+
+
+class ReconcileReport(Message):
+    checked: int
+    drifted: list[str] = []  # MercadoPago payment ids found out of step, and re-routed
+
+
+class PaymentHint(Message):
+    mercadopago_payment_id: str
+    reason: str

@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import activity_options as options
     from workflows.ids import checkout_workflow_id
     from workflows.messages import (
+        CheckoutRecord,
         CheckoutRef,
         PaymentNotification,
         PaymentObserved,
@@ -28,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
         PlanSnapshot,
         StoredPayment,
     )
-    from workflows.settlement import audit, settle
+    from workflows.settlement import Settled, audit, checkout_status_after, settle
 
 # Signals are capped per execution; continue as new long before that.
 _MAX_HINTS_PER_RUN = 1000
@@ -71,7 +72,7 @@ class PaymentWorkflow:
             )
         except ActivityError as err:
             # a forged or foreign id (404) or a revoked token (401): audited, nothing else to do
-            await audit("payment.unreadable", None, None, None, {"paymentId": self._payment_id, "error": _cause(err)})
+            await audit("payment.unreadable", None, self._payment_id, None, {"error": _cause(err)})
             return False
         reference = parse_external_reference(snapshot.external_reference)
         stored = await workflow.execute_local_activity(
@@ -83,7 +84,7 @@ class PaymentWorkflow:
             **options.STORE,
         )
         if reference is None:
-            await audit("payment.not_ours", None, None, snapshot.external_reference, {"paymentId": self._payment_id})
+            await audit("payment.not_ours", None, self._payment_id, snapshot.external_reference)
             return True
         if str(stored.status) in self._routed:
             return True  # nothing new since we last handed it on
@@ -101,7 +102,9 @@ class PaymentWorkflow:
         )
         if checkout is not None and await self._hand_to_checkout(checkout, observed):
             return True
-        await self._settle_alone(reference.user_id, reference.plan_id, observed, snapshot.external_reference)
+        settled = await self._settle_alone(reference.user_id, reference.plan_id, observed, snapshot.external_reference)
+        if checkout is not None and settled is not None:
+            await self._record_on_checkout(checkout, observed, snapshot.external_reference, settled)
         return True
 
     async def _hand_to_checkout(self, checkout: CheckoutRef, observed: PaymentObserved) -> bool:
@@ -112,14 +115,34 @@ class PaymentWorkflow:
             return False  # the checkout has closed: this payment is ours to settle
         return True
 
-    async def _settle_alone(self, user_id: int, plan_id: int, observed: PaymentObserved, reference: str) -> None:
+    async def _settle_alone(self, user_id: int, plan_id: int, observed: PaymentObserved,
+                            reference: str) -> Settled | None:
         plan = await workflow.execute_local_activity(
             "store.get_plan", plan_id, result_type=PlanSnapshot | None, **options.STORE
         )
         if plan is None:
-            await audit("payment.unknown_plan", user_id, observed, reference, {"planId": str(plan_id)})
-            return
-        await settle(plan, user_id, observed, reference)
+            await audit("payment.unknown_plan", user_id, observed.mercadopago_payment_id, reference, {"planId": str(plan_id)})
+            return None
+        return await settle(plan, user_id, observed, reference)
+
+    async def _record_on_checkout(self, checkout: CheckoutRef, observed: PaymentObserved, reference: str,
+                                  settled: Settled) -> None:
+        """The closed checkout's row shows what became of its late payment (statuses only move forward)."""
+        await workflow.execute_local_activity(
+            "store.save_checkout",
+            CheckoutRecord(
+                checkout_id=checkout.checkout_id,
+                external_reference=reference,
+                user_id=checkout.user_id,
+                plan_id=checkout.plan_id,
+                amount=observed.amount,
+                currency=observed.currency,
+                status=checkout_status_after(settled),
+                created_at=workflow.now(),
+                mercadopago_payment_id=observed.mercadopago_payment_id,
+            ),
+            **options.STORE,
+        )
 
 
 def _cause(err: ActivityError) -> str:

@@ -14,6 +14,7 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from domain.idempotency import idempotency_key
     from domain.settlement import Action, decide
+    from domain.statuses import CheckoutStatus
     from workflows import activity_options as options
     from workflows.messages import (
         ApplyPayment,
@@ -36,12 +37,27 @@ class Settled(StrEnum):
     FAILED = "FAILED"  # compensation itself failed: audited for an operator
 
 
+_CHECKOUT_AFTER = {
+    Settled.APPLIED: CheckoutStatus.COMPLETED,
+    Settled.REFUNDED: CheckoutStatus.REFUNDED,
+    Settled.REVERSED: CheckoutStatus.REFUNDED,
+    Settled.FAILED: CheckoutStatus.REJECTED,
+    Settled.REJECTED: CheckoutStatus.REJECTED,
+    Settled.PENDING: CheckoutStatus.PAYMENT_PENDING,
+}
+
+
+def checkout_status_after(settled: Settled) -> CheckoutStatus:
+    """Where a checkout stands once one of its payments was settled."""
+    return _CHECKOUT_AFTER[settled]
+
+
 async def settle(plan: PlanSnapshot, user_id: int, payment: PaymentObserved, external_reference: str) -> Settled:
     action = decide(plan.to_plan(), payment.status, payment.amount, payment.currency)
     if action == Action.APPLY:
         return await _apply(plan, user_id, payment, external_reference)
     if action == Action.REFUND_MISMATCH:
-        await audit("payment.amount_mismatch", user_id, payment, external_reference,
+        await audit("payment.amount_mismatch", user_id, payment.mercadopago_payment_id, external_reference,
                     {"paid": f"{payment.amount} {payment.currency}", "price": f"{plan.price} {plan.currency}"})
         return await refund(user_id, payment, external_reference, "amount_mismatch")
     if action == Action.REVERSE:
@@ -86,17 +102,17 @@ async def refund(user_id: int, payment: PaymentObserved, external_reference: str
             **options.MERCADOPAGO,
         )
     except ActivityError as err:
-        await audit("payment.refund_failed", user_id, payment, external_reference,
+        await audit("payment.refund_failed", user_id, payment.mercadopago_payment_id, external_reference,
                     {"reason": reason, "error": str(err.cause or err)[:200]})
         return Settled.FAILED
-    await audit("payment.refunded_by_us", user_id, payment, external_reference,
+    await audit("payment.refunded_by_us", user_id, payment.mercadopago_payment_id, external_reference,
                 {"reason": reason, "refundId": result.refund_id, "amount": str(result.amount)})
     return Settled.REFUNDED
 
 
-async def audit(action: str, user_id: int | None, payment: PaymentObserved | None, external_reference: str | None,
+async def audit(action: str, user_id: int | None, payment_id: str | None, external_reference: str | None,
                 detail: dict[str, str] | None = None) -> None:
-    payment_id = payment.mercadopago_payment_id if payment else None
+    """An append-only record of a decision; one per (workflow, action, payment)."""
     await workflow.execute_local_activity(
         "store.record_audit",
         AuditRecord(

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from temporalio.common import WorkflowIDConflictPolicy
 
 from api.deps import get_metrics, get_settings, get_temporal
 from api.errors import error_body
@@ -23,8 +22,8 @@ from api.inbox import InboxEntry
 from api.temporal_calls import bounded
 from api.webhook_signature import SignatureRejected, verify_signature
 from workflows.ids import payment_workflow_id
-from workflows.messages import PaymentNotification, PaymentRouterInput
-from workflows.payment_router import PaymentWorkflow
+from workflows.messages import PaymentNotification
+from workflows.starters import relay_payment_hint
 
 log = logging.getLogger("paysaga.api.webhooks")
 
@@ -137,17 +136,12 @@ async def _relay(request: Request, payment_id: str, action: str | None, request_
     settings = get_settings(request)
     temporal = get_temporal(request)
     await bounded(
-        temporal.start_workflow(
-            PaymentWorkflow.run,
-            PaymentRouterInput(
-                mercadopago_payment_id=payment_id,
-                idle_seconds=settings.payment_router_idle_delta.total_seconds(),
-            ),
-            id=payment_workflow_id(payment_id),
+        relay_payment_hint(
+            temporal,
             task_queue=settings.temporal_task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            start_signal="notify",
-            start_signal_args=[PaymentNotification(topic="payment", action=action, request_id=request_id)],
+            mercadopago_payment_id=payment_id,
+            idle_seconds=settings.payment_router_idle_delta.total_seconds(),
+            notification=PaymentNotification(topic="payment", action=action, request_id=request_id),
         ),
         RELAY_TIMEOUT_SECONDS,
         "relay payment notification",
