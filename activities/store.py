@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from domain.statuses import CheckoutStatus, PaymentStatus, merge_status
+from store import emitters
 from store.checkout_progress import advance_checkout
 from store.models import AuditRow, CheckoutRow, LedgerRow, PaymentRow, PlanRow, SubscriptionRow, utcnow
 from store.upsert import dialect_insert, insert_if_absent
@@ -43,8 +44,15 @@ def _merge_details(row, observed: dict, *, stale: bool) -> None:
 
 
 class StoreActivities:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession],
+                 on_events: Callable[[set[int]], Awaitable[object]] | None = None) -> None:
         self._sessions = sessions
+        # told, after commit, which users got new events (kicks their delivery; never fails)
+        self._on_events = on_events
+
+    async def _announce(self, users: set[int]) -> None:
+        if users and self._on_events is not None:
+            await self._on_events(set(users))
 
     async def _unit_of_work(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         """Run `work` in one transaction. Upserts do not raise on their own key; should a
@@ -63,7 +71,10 @@ class StoreActivities:
 
     @activity.defn(name="store.save_checkout")
     async def save_checkout(self, record: CheckoutRecord) -> None:
+        emitted: set[int] = set()
+
         async def work(session: AsyncSession) -> None:
+            emitted.clear()
             now = utcnow()
             # the insert comes first: it takes the write lock (SQLite) before anything is read
             inserted = await insert_if_absent(session, CheckoutRow, {
@@ -79,16 +90,29 @@ class StoreActivities:
                 **{field: getattr(record, field) for field in _CHECKOUT_DETAILS},
             }, key=["checkout_id"])
             if inserted is not None:
+                if record.status == CheckoutStatus.EXPIRED:
+                    await self._emit(emitted, emitters.checkout_status_changed(
+                        session, await session.get(CheckoutRow, record.checkout_id), None, now))
                 return
             row = await session.scalar(
                 select(CheckoutRow).where(CheckoutRow.checkout_id == record.checkout_id).with_for_update())
-            status = advance_checkout(CheckoutStatus(row.status), record.status)
+            previous = CheckoutStatus(row.status)
+            status = advance_checkout(previous, record.status)
             _merge_details(row, {field: getattr(record, field) for field in _CHECKOUT_DETAILS},
                            stale=status != record.status)
             row.status = status.value
             row.updated_at = now
+            await session.flush()
+            await self._emit(emitted, emitters.checkout_status_changed(session, row, previous, now))
 
         await self._unit_of_work(work)
+        await self._announce(emitted)
+
+    @staticmethod
+    async def _emit(emitted: set[int], emission: Awaitable[int | None]) -> None:
+        user_id = await emission
+        if user_id is not None:
+            emitted.add(user_id)
 
     @activity.defn(name="store.find_checkout")
     async def find_checkout(self, external_reference: str) -> CheckoutRef | None:
@@ -117,8 +141,10 @@ class StoreActivities:
         payment = record.payment
         details = {field: getattr(payment, field) for field in _PAYMENT_DETAILS}
         people = {"user_id": record.user_id, "plan_id": record.plan_id}
+        emitted: set[int] = set()
 
         async def work(session: AsyncSession) -> StoredPayment:
+            emitted.clear()
             now = utcnow()
             new_id = await insert_if_absent(session, PaymentRow, {
                 "mercadopago_payment_id": payment.mercadopago_payment_id,
@@ -131,6 +157,8 @@ class StoreActivities:
                 **people,
             }, key=["mercadopago_payment_id"])
             if new_id is not None:
+                await self._emit(emitted, emitters.payment_status_changed(
+                    session, await session.get(PaymentRow, new_id), None, now))
                 return StoredPayment(payment_id=new_id, status=payment.status, changed=True)
 
             # FOR UPDATE: concurrent observations of one payment merge one after the other
@@ -148,15 +176,22 @@ class StoreActivities:
             row.amount_refunded = max(row.amount_refunded, payment.amount_refunded)
             row.approved_at = row.approved_at or payment.approved_at
             row.updated_at = now
+            await session.flush()
+            await self._emit(emitted, emitters.payment_status_changed(session, row, current, now))
             return StoredPayment(payment_id=row.id, status=status, changed=status != current)
 
-        return await self._unit_of_work(work)
+        stored = await self._unit_of_work(work)
+        await self._announce(emitted)
+        return stored
 
     # --- subscriptions -----------------------------------------------------------------
 
     @activity.defn(name="store.save_subscription")
     async def save_subscription(self, record: SubscriptionRecord) -> int:
+        emitted: set[int] = set()
+
         async def work(session: AsyncSession) -> int:
+            emitted.clear()
             now = utcnow()
             statement = dialect_insert(session, SubscriptionRow).values(
                 user_id=record.user_id,
@@ -170,13 +205,13 @@ class StoreActivities:
                 updated_at=now,
             )
             excluded = statement.excluded
-            await session.execute(statement.on_conflict_do_update(
+            applied = (await session.execute(statement.on_conflict_do_update(
                 index_elements=["user_id"],
                 set_={field: excluded[field] for field in
                       ("plan_id", "status", "start_date", "end_date", "version", "updated_at")},
                 # the workflow's sequence decides: an older (retried, reordered) write is ignored
                 where=SubscriptionRow.version < excluded.version,
-            ))
+            ).returning(SubscriptionRow.id))).scalar_one_or_none() is not None
             subscription_id = await session.scalar(
                 select(SubscriptionRow.id).where(SubscriptionRow.user_id == record.user_id))
             # Ledger entries are facts keyed by payment: applying them again, even from a stale
@@ -200,9 +235,13 @@ class StoreActivities:
                                LedgerRow.reversed_at.is_(None))
                         .values(reversed_at=change.reversed_at)
                         .execution_options(synchronize_session=False))
+            if applied:  # a stale or retried write emits nothing, as it changes nothing
+                await self._emit(emitted, emitters.subscription_changed(session, record, subscription_id, now))
             return subscription_id
 
-        return await self._unit_of_work(work)
+        subscription_id = await self._unit_of_work(work)
+        await self._announce(emitted)
+        return subscription_id
 
     # --- audit -------------------------------------------------------------------------
 

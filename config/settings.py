@@ -17,6 +17,7 @@ DEFAULT_PLANS_FILE = Path(__file__).resolve().parent / "plans.json"
 DEV_WEBHOOK_SECRET = "paysaga-dev-webhook-secret"
 DEV_JWT_SECRET = "paysaga-dev-jwt-secret-change-me-0123456789"
 DEV_ACCESS_TOKEN = "TEST-0000000000000000-000000-paysaga-sandbox-token-0000"
+DEV_EVENT_SECRET = "paysaga-dev-event-secret"
 
 
 class ConfigurationError(Exception):
@@ -56,11 +57,26 @@ class Settings(BaseSettings):
 
     payload_encryption_key: str | None = None
     payload_decryption_keys: str | None = None
+    # browser origins of the Temporal UI allowed to call /codec (comma-separated); empty: none
+    temporal_ui_origin: str = ""
 
     worker_metrics_address: str = "127.0.0.1:9464"
+    log_level: str = "INFO"
 
     event_webhook_urls: str | None = None
     event_webhook_secret: str | None = None
+    # how long before a subscription's end `subscription.renewal_due` is sent (Checkout Pro
+    # payments do not renew by themselves: another system reminds the buyer)
+    renewal_reminder_lead: str = "P3D"
+    # event delivery: backoff between attempts, the per-attempt HTTP timeout, how long an event
+    # is retried before it is parked, how often a sweep re-kicks delivery, and how long a user's
+    # delivery workflow lingers idle before it ends
+    event_retry_initial_interval: str = "PT1S"
+    event_retry_max_interval: str = "PT10M"
+    event_delivery_timeout_seconds: float = Field(default=10.0, gt=0)
+    event_delivery_give_up_after: str = "P3D"
+    event_sweep_interval: str = "PT1M"
+    event_delivery_idle: str = "PT5M"
 
     # how long a payment's routing workflow waits for more notifications before it ends
     payment_router_idle: str = "PT10M"
@@ -75,6 +91,33 @@ class Settings(BaseSettings):
     def _iso_duration(cls, value: str) -> str:
         parse_duration(value)
         return value
+
+    @field_validator("renewal_reminder_lead", "event_retry_initial_interval", "event_retry_max_interval",
+                     "event_delivery_give_up_after", "event_sweep_interval", "event_delivery_idle")
+    @classmethod
+    def _event_durations(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @field_validator("event_webhook_urls")
+    @classmethod
+    def _event_urls(cls, value: str | None) -> str | None:
+        for url in (value or "").split(","):
+            if url.strip() and not url.strip().startswith(("http://", "https://")):
+                raise ValueError(f"not an http(s) URL: {url.strip()!r}")
+        return value
+
+    @property
+    def event_webhook_url_list(self) -> list[str]:
+        return [url.strip() for url in (self.event_webhook_urls or "").split(",") if url.strip()]
+
+    @property
+    def event_secret(self) -> str:
+        return self.event_webhook_secret or DEV_EVENT_SECRET
+
+    @property
+    def renewal_reminder_lead_delta(self) -> timedelta:
+        return parse_duration(self.renewal_reminder_lead)
 
     @property
     def is_production(self) -> bool:
@@ -95,6 +138,18 @@ class Settings(BaseSettings):
     @property
     def jwt_secret(self) -> str:
         return self.auth_jwt_secret or DEV_JWT_SECRET
+
+    @field_validator("payload_encryption_key", "payload_decryption_keys")
+    @classmethod
+    def _payload_keys(cls, value: str | None) -> str | None:
+        from config.payload_codec import parse_keys
+
+        parse_keys(value)  # raises with what is wrong, never with the key itself
+        return value
+
+    @property
+    def temporal_ui_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.temporal_ui_origin.split(",") if origin.strip()]
 
     @property
     def cors_origin_list(self) -> list[str]:
@@ -120,6 +175,8 @@ class Settings(BaseSettings):
             raise ConfigurationError("MERCADOPAGO_NOTIFICATION_URL must be https:// when APP_ENV=production")
         if bool(self.temporal_tls_cert) != bool(self.temporal_tls_key):
             raise ConfigurationError("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together")
+        if self.event_webhook_url_list and not self.event_webhook_secret:
+            raise ConfigurationError("EVENT_WEBHOOK_SECRET is required when EVENT_WEBHOOK_URLS is set and APP_ENV=production")
 
 
 def load_settings() -> Settings:

@@ -184,3 +184,32 @@ class AuditRow(Base):
     mercadopago_payment_id: Mapped[str | None] = mapped_column(String(64))
     external_reference: Mapped[str | None] = mapped_column(String(128))
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class EventRow(Base):
+    """The outbox: events for other systems, written in the transaction of the change they describe.
+
+    `id` is the delivery order (and the `after=` cursor of `GET /api/events`): every writer takes
+    one lock just before inserting, so ids become visible in increasing order. `event_key` names
+    the change, so recording it twice emits nothing.
+    """
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True, autoincrement=True)
+    event_key: Mapped[str] = mapped_column(String(200), unique=True)
+    type: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int] = mapped_column(BIG_ID)
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    delivery_status: Mapped[str] = mapped_column(String(16), default="PENDING")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        Index("ix_events_user_id_id", "user_id", "id"),
+        Index("ix_events_delivery_status", "delivery_status"),
+        # SQLite: never reuse an id, even the highest one's (ids are a public cursor)
+        {"sqlite_autoincrement": True},
+    )

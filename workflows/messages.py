@@ -190,6 +190,9 @@ class SubscriptionRecord(Message):
     end_date: datetime | None
     version: int
     ledger: list[LedgerChange] = []
+    # the subscription.* event this change is, emitted with it (once: the version guards both)
+    event: str | None = None
+    event_detail: dict[str, str] = {}
 
 
 # --- subscription ----------------------------------------------------------------------
@@ -239,12 +242,15 @@ class SubscriptionState(Message):
     version: int = 0
     subscription_id: int | None = None
     status: SubscriptionStatus | None = None
+    renewal_reminded_for: datetime | None = None  # the period end whose renewal_due was sent
 
 
 class SubscriptionInput(Message):
     user_id: int
     continue_as_new_after: int = 500
     state: SubscriptionState | None = None
+    # subscription.renewal_due goes out this long before the paid time ends; 0: never
+    renewal_reminder_lead_seconds: float = 3 * 24 * 3600.0
 
 
 # --- reconciliation --------------------------------------------------------------------

@@ -40,3 +40,13 @@ def stack(request, tmp_path_factory):
 def user_id() -> int:
     """A user of its own for each test, so tests never see each other's payments."""
     return next(_user_ids)
+
+
+@pytest.fixture(autouse=True)
+async def clean_knobs(stack):
+    """Every test starts with a well-behaved MercadoPago, whatever the test before did to it."""
+    from tests.e2e.purchases import reset_knobs
+
+    await reset_knobs(stack)
+    yield
+    await reset_knobs(stack)

@@ -6,31 +6,13 @@ from decimal import Decimal
 
 import httpx
 
+from tests.e2e.purchases import pay, start_checkout, subscription_of
 from tests.support.waiting import eventually
 
 PAYMENT_FIELDS = {
     "paymentId", "mercadopagoPaymentId", "userId", "planId", "amount", "currency", "status", "statusDetail",
     "externalReference", "paymentMethod", "paymentType", "createdAt", "approvedAt",
 }
-
-
-async def start_checkout(stack, user_id: int, plan_id: int = 1, key: str | None = None) -> httpx.Response:
-    headers = {"Idempotency-Key": key} if key else {}
-    async with stack.api(user_id) as api:
-        return await api.post("/api/payments/checkout", json={"userId": user_id, "planId": plan_id}, headers=headers)
-
-
-async def pay(stack, preference_id: str, status: str = "approved", **overrides) -> dict:
-    async with stack.sandbox() as sandbox:
-        answer = await sandbox.post("/sandbox/payments", json={"preference_id": preference_id, "status": status, **overrides})
-        answer.raise_for_status()
-        return answer.json()
-
-
-async def subscription_of(stack, user_id: int) -> dict | None:
-    async with stack.api(user_id) as api:
-        answer = await api.get(f"/api/subscriptions/user/{user_id}")
-    return answer.json() if answer.status_code == 200 else None
 
 
 async def test_paid_checkout_activates_the_subscription(stack, user_id):

@@ -3,19 +3,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import httpx
 import jwt
+from sqlalchemy import text
 
 from config.settings import DEV_JWT_SECRET
 from devstack.processes import free_port
 from devstack.stack import Stack, StackConfig
+from store.database import create_engine
+
+TEST_PLANS = Path(__file__).with_name("plans.json")
 
 # Durations short enough for tests, long enough not to race them.
 TEST_ENV = {
-    "CHECKOUT_DEADLINE": "PT60S",
-    "PAYMENT_ROUTER_IDLE": "PT10S",
-    "MERCADOPAGO_TIMEOUT_SECONDS": "5",
+    "CHECKOUT_DEADLINE": "PT8S",
+    "PAYMENT_ROUTER_IDLE": "PT2S",
+    "MERCADOPAGO_TIMEOUT_SECONDS": "3",
+    "SUBSCRIPTION_CONTINUE_AS_NEW_AFTER": "3",
+    "PLANS_FILE": str(TEST_PLANS),
 }
 
 
@@ -35,6 +42,7 @@ def free_stack_config(var_dir, database_url: str, env: dict[str, str] | None = N
         sandbox_port=free_port(),
         api_port=free_port(),
         worker_metrics_port=free_port(),
+        temporal_db_file=Path(var_dir) / "temporal.db",  # survives a restart of the server
         env={**TEST_ENV, **(env or {})},
     )
 
@@ -54,3 +62,19 @@ class RunningStack:
 
     def sandbox(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.config.sandbox_url, timeout=15)
+
+    async def rows(self, sql: str, **params) -> list[dict]:
+        """Read the database directly: what the API does not show (ledger, audit, inbox)."""
+        engine = create_engine(self.config.database)
+        try:
+            async with engine.connect() as connection:
+                result = await connection.execute(text(sql), params)
+                return [dict(row._mapping) for row in result]
+        finally:
+            await engine.dispose()
+
+    async def temporal(self):
+        from temporalio.client import Client
+        from temporalio.contrib.pydantic import pydantic_data_converter
+
+        return await Client.connect(self.config.temporal_address, data_converter=pydantic_data_converter)

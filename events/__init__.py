@@ -1,0 +1,1 @@
+"""paysaga's outgoing events: their wire form and the signature consumers verify."""

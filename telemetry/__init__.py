@@ -1,0 +1,1 @@
+"""Traces, metrics and logs shared by the API and the worker."""
