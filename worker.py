@@ -23,9 +23,9 @@ from temporalio.client import (
     ScheduleIntervalSpec,
     ScheduleSpec,
 )
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
+from activities.events import EventActivities
 from activities.mercadopago import MercadoPagoActivities
 from activities.mercadopago_http import RebasedHttpClient
 from activities.routing import RoutingActivities
@@ -34,9 +34,15 @@ from activities.subscriptions import SubscriptionActivities
 from config.settings import ConfigurationError, Settings, load_settings
 from config.temporal import connect_temporal
 from domain.plans import load_catalogue
+from events.dispatch import EventKicker, ensure_sweep_schedule
 from store.database import create_engine, create_session_factory
 from store.plans_sync import sync_plans
+from telemetry.log_context import ActivityLogContext
+from telemetry.logs import configure_logging
+from telemetry.tracing import instrument_engine, instrument_requests, setup_tracing, shutdown_tracing
+from telemetry.worker_metrics import start_worker_metrics
 from workflows.checkout import CheckoutWorkflow
+from workflows.event_delivery import EventDeliveryWorkflow, EventSweepWorkflow
 from workflows.messages import ReconcileInput
 from workflows.payment_router import PaymentWorkflow
 from workflows.reconciliation import SCHEDULE_ID as RECONCILIATION_SCHEDULE_ID
@@ -46,7 +52,8 @@ from workflows.subscription import SubscriptionWorkflow
 
 log = logging.getLogger("paysaga.worker")
 
-WORKFLOWS = [CheckoutWorkflow, PaymentWorkflow, SubscriptionWorkflow, ReconciliationWorkflow]
+WORKFLOWS = [CheckoutWorkflow, PaymentWorkflow, SubscriptionWorkflow, ReconciliationWorkflow,
+             EventDeliveryWorkflow, EventSweepWorkflow]
 
 
 async def ensure_search_attributes(client: Client, namespace: str) -> None:
@@ -98,10 +105,14 @@ def build_activities(settings: Settings, client: Client, session_factory) -> lis
             "pending": settings.mercadopago_pending_url,
         },
     )
-    store = StoreActivities(session_factory)
+    kicker = EventKicker(client, settings)
+    store = StoreActivities(session_factory, on_events=kicker.kick_quietly)
     subscriptions = SubscriptionActivities(
-        client, settings.temporal_task_queue, settings.subscription_continue_as_new_after
+        client, settings.temporal_task_queue, settings.subscription_continue_as_new_after,
+        settings.renewal_reminder_lead_delta.total_seconds(),
     )
+    events = EventActivities(session_factory, endpoints=settings.event_webhook_url_list, secret=settings.event_secret,
+                             timeout_seconds=settings.event_delivery_timeout_seconds, kicker=kicker)
     routing = RoutingActivities(client, settings.temporal_task_queue, settings.payment_router_idle_delta.total_seconds())
     return [
         gateway.create_preference, gateway.get_payment, gateway.search_payments, gateway.search_recent_payments,
@@ -109,16 +120,22 @@ def build_activities(settings: Settings, client: Client, session_factory) -> lis
         *store.all(),
         subscriptions.apply_payment, subscriptions.reverse_payment,
         routing.hint_payment,
+        *events.all(),
     ]
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
-    # Temporal SDK metrics (task latencies, schedule-to-start, failures) on WORKER_METRICS_ADDRESS
-    runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=settings.worker_metrics_address)))
+    # Temporal SDK metrics (task latencies, schedule-to-start, failures) and business metrics,
+    # together on WORKER_METRICS_ADDRESS
+    runtime = start_worker_metrics(settings.worker_metrics_address)
+    setup_tracing("paysaga-worker")
+    instrument_requests()
     client = await connect_temporal(settings, runtime=runtime)
     await ensure_search_attributes(client, settings.temporal_namespace)
     await ensure_schedules(client, settings)
+    await ensure_sweep_schedule(client, settings)
     engine = create_engine(settings.database_url)
+    instrument_engine(engine)
     session_factory = create_session_factory(engine)
     await sync_plans(session_factory, load_catalogue(settings.plans_file))
     with ThreadPoolExecutor(max_workers=32, thread_name_prefix="mercadopago") as executor:
@@ -129,21 +146,23 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             activities=build_activities(settings, client, session_factory),
             activity_executor=executor,
             graceful_shutdown_timeout=timedelta(seconds=10),
+            interceptors=[ActivityLogContext()],
         )
         async with worker:
             log.info("worker polling task queue %r at %s", settings.temporal_task_queue, settings.temporal_address)
             await stop.wait()
             log.info("stopping: letting in-flight activities finish")
     await engine.dispose()
+    shutdown_tracing()
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         settings = load_settings()
     except ConfigurationError as exc:
         print(f"paysaga worker: {exc}", file=sys.stderr)
         sys.exit(2)
+    configure_logging(settings)
 
     async def _main() -> None:
         stop = asyncio.Event()

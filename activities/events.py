@@ -29,18 +29,6 @@ class EventActivities:
         self._secret = secret
         self._timeout = timeout_seconds
         self._kicker = kicker
-        self._http: httpx.AsyncClient | None = None
-
-    def _client(self) -> httpx.AsyncClient:
-        if self._http is None:
-            self._http = httpx.AsyncClient(timeout=self._timeout, follow_redirects=False,
-                                           headers={"User-Agent": USER_AGENT})
-        return self._http
-
-    async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
 
     @activity.defn(name="events.next_for_user")
     async def next_for_user(self, query: PendingQuery) -> PendingBatch:
@@ -58,10 +46,13 @@ class EventActivities:
         if row is None:
             raise ApplicationError(f"event {request.event_id} is not in the outbox", type=EVENT_GONE, non_retryable=True)
         body = event_body(row.id, row.type, row.occurred_at, row.data)
-        headers = {"Content-Type": "application/json", HEADER: sign(self._secret, body)}
+        # signed now, not when recorded: a retry hours later still passes the consumer's tolerance
+        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, HEADER: sign(self._secret, body)}
         error: str | None = None
         try:
-            response = await self._client().post(request.endpoint, content=body, headers=headers)
+            # a client per attempt: nothing to close at shutdown, no pooled connection to a dead peer
+            async with httpx.AsyncClient(timeout=self._timeout, follow_redirects=False) as http:
+                response = await http.post(request.endpoint, content=body, headers=headers)
             if not 200 <= response.status_code < 300:
                 error = f"HTTP {response.status_code}"
         except httpx.HTTPError as exc:

@@ -6,6 +6,7 @@ retried activity never creates a second preference or refund.
 """
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -16,6 +17,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from domain.statuses import from_mercadopago
+from telemetry import business_metrics
 from workflows.messages import (
     CreatePreferenceInput,
     PaymentSnapshot,
@@ -44,12 +46,15 @@ class MercadoPagoActivities:
         return RequestOptions(connection_timeout=self._timeout, custom_headers=headers, max_retries=0)
 
     def _call(self, operation: str, call):
+        started = time.perf_counter()
         try:
             result = call()
         except requests.RequestException as exc:
+            business_metrics.mercadopago_call(operation, None, time.perf_counter() - started)
             # timeouts and refused connections: retryable, Temporal backs off
             raise ApplicationError(f"MercadoPago {operation}: {type(exc).__name__}", type="MercadoPagoUnavailable") from exc
         status, body = result["status"], result["response"]
+        business_metrics.mercadopago_call(operation, status, time.perf_counter() - started)
         if 200 <= status < 300:
             return body
         message = f"MercadoPago {operation} answered {status}"

@@ -19,6 +19,7 @@ from store import emitters
 from store.checkout_progress import advance_checkout
 from store.models import AuditRow, CheckoutRow, LedgerRow, PaymentRow, PlanRow, SubscriptionRow, utcnow
 from store.upsert import dialect_insert, insert_if_absent
+from telemetry import business_metrics
 from workflows.messages import (
     AuditRecord,
     CheckoutRecord,
@@ -41,6 +42,10 @@ def _merge_details(row, observed: dict, *, stale: bool) -> None:
     for field, value in observed.items():
         if value is not None and (not stale or getattr(row, field) is None):
             setattr(row, field, value)
+
+
+def _caller_workflow_type() -> str | None:
+    return activity.info().workflow_type if activity.in_activity() else None
 
 
 class StoreActivities:
@@ -73,7 +78,7 @@ class StoreActivities:
     async def save_checkout(self, record: CheckoutRecord) -> None:
         emitted: set[int] = set()
 
-        async def work(session: AsyncSession) -> None:
+        async def work(session: AsyncSession) -> CheckoutStatus | None:
             emitted.clear()
             now = utcnow()
             # the insert comes first: it takes the write lock (SQLite) before anything is read
@@ -93,7 +98,7 @@ class StoreActivities:
                 if record.status == CheckoutStatus.EXPIRED:
                     await self._emit(emitted, emitters.checkout_status_changed(
                         session, await session.get(CheckoutRow, record.checkout_id), None, now))
-                return
+                return None
             row = await session.scalar(
                 select(CheckoutRow).where(CheckoutRow.checkout_id == record.checkout_id).with_for_update())
             previous = CheckoutStatus(row.status)
@@ -104,8 +109,11 @@ class StoreActivities:
             row.updated_at = now
             await session.flush()
             await self._emit(emitted, emitters.checkout_status_changed(session, row, previous, now))
+            return status if status != previous else None
 
-        await self._unit_of_work(work)
+        moved_to = await self._unit_of_work(work)
+        if moved_to == CheckoutStatus.COMPLETED:  # once: a retry finds it COMPLETED already
+            business_metrics.checkout_completed(record.created_at)
         await self._announce(emitted)
 
     @staticmethod
@@ -181,6 +189,7 @@ class StoreActivities:
             return StoredPayment(payment_id=row.id, status=status, changed=status != current)
 
         stored = await self._unit_of_work(work)
+        business_metrics.payment_saved(stored.status, stored.changed, _caller_workflow_type())
         await self._announce(emitted)
         return stored
 
@@ -248,8 +257,8 @@ class StoreActivities:
     @activity.defn(name="store.record_audit")
     async def record_audit(self, record: AuditRecord) -> None:
         # append-only: a retried activity finds its record already there and leaves it be
-        async def work(session: AsyncSession) -> None:
-            await insert_if_absent(session, AuditRow, {
+        async def work(session: AsyncSession) -> bool:
+            return await insert_if_absent(session, AuditRow, {
                 "dedup_key": record.dedup_key,
                 "occurred_at": utcnow(),
                 "actor": record.actor,
@@ -258,9 +267,10 @@ class StoreActivities:
                 "mercadopago_payment_id": record.mercadopago_payment_id,
                 "external_reference": record.external_reference,
                 "detail": dict(record.detail),
-            }, key=["dedup_key"])
+            }, key=["dedup_key"]) is not None
 
-        await self._unit_of_work(work)
+        if await self._unit_of_work(work):  # counted once, when the record is new
+            business_metrics.audited(record.action, dict(record.detail))
 
     # --- reconciliation ----------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from api.inbox import WebhookInbox
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.routers import checkout, checkouts, health, payments, plans, subscriptions, webhooks
 from api.routers import dev
+from api.routers import events as events_router
 from config.settings import ConfigurationError, Settings, load_settings
 from config.temporal import connect_temporal
 from domain.plans import Plan, load_catalogue
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = ApiMetrics()
     for module in (plans, checkout, payments, checkouts, subscriptions, webhooks, health):
         app.include_router(module.router)
+    app.include_router(events_router.router)
     install_error_handlers(app)
     # added last = outermost: metrics see every answer, CORS headers go on errors too
     app.add_middleware(SettingsCORSMiddleware)

@@ -49,6 +49,7 @@ def print_banner(config: StackConfig) -> None:
     lines = [
         "paysaga is running (Ctrl-C stops everything)",
         f"  API            {api}   (docs: {api}/docs)",
+        f"  Storefront     {api}/storefront/   (the whole purchase flow in a browser)",
         f"  Temporal UI    {config.temporal_ui_url or 'off'}",
         f"  Temporal       {config.temporal_address}",
         f"  MercadoPago    {config.sandbox_url}   (local sandbox)",

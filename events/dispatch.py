@@ -9,11 +9,27 @@ import asyncio
 import logging
 from collections.abc import Iterable
 
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    ScheduleUpdate,
+)
 
 from config.settings import Settings
 from domain.durations import parse_duration
-from workflows.event_delivery import EventDeliveryWorkflow, event_delivery_workflow_id
+from workflows.event_delivery import (
+    SWEEP_SCHEDULE_ID,
+    SWEEP_WORKFLOW_ID,
+    EventDeliveryWorkflow,
+    EventSweepWorkflow,
+    event_delivery_workflow_id,
+)
 from workflows.event_messages import DeliveryPolicy, EventDeliveryInput
 from workflows.search_attributes import subscription_search_attributes
 
@@ -72,3 +88,22 @@ class EventKicker:
             log.warning("could not kick event delivery for users %s (the sweep will): %s", sorted(user_ids), exc)
             return False
         return True
+
+
+def _sweep_schedule(settings: Settings) -> Schedule:
+    return Schedule(
+        action=ScheduleActionStartWorkflow(EventSweepWorkflow.run, id=SWEEP_WORKFLOW_ID,
+                                           task_queue=settings.temporal_task_queue),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=parse_duration(settings.event_sweep_interval))]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+
+
+async def ensure_sweep_schedule(client: Client, settings: Settings) -> None:
+    """The backstop that re-kicks delivery every EVENT_SWEEP_INTERVAL (kept at the configured interval)."""
+    schedule = _sweep_schedule(settings)
+    try:
+        await client.create_schedule(SWEEP_SCHEDULE_ID, schedule)
+        log.info("created schedule %s", SWEEP_SCHEDULE_ID)
+    except ScheduleAlreadyRunningError:
+        await client.get_schedule_handle(SWEEP_SCHEDULE_ID).update(lambda _: ScheduleUpdate(schedule=schedule))

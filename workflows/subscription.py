@@ -1,14 +1,17 @@
 """SubscriptionWorkflow: one per user, the entity that owns the user's paid time.
 
 Updates only record intent and wait; the run loop applies intents one at a time, persists
-the result, and sleeps on a durable timer until the paid time ends. The ledger of applied
-payments is the de-duplication: a payment buys one period once, whatever is redelivered.
+the result, and sleeps on a durable timer until the paid time ends (waking first, once per
+period, to send subscription.renewal_due a configured lead before the end: Checkout Pro
+payments do not renew by themselves). The ledger of applied payments is the de-duplication:
+a payment buys one period once, whatever is redelivered. Every persisted change names its
+event, which the store records in the same transaction.
 """
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 
@@ -45,24 +48,24 @@ class SubscriptionWorkflow:
         state = input.state or SubscriptionState()
         self._user_id = input.user_id
         self._continue_as_new_after = input.continue_as_new_after
-        self._ledger = Ledger(
-            entries={e.mercadopago_payment_id: LedgerEntry(**e.model_dump()) for e in state.entries},
-            next_seq=state.next_seq,
-            cancelled_after_seq=state.cancelled_after_seq,
-        )
+        self._ledger = restore_ledger(state)
         self._version = state.version
         self._subscription_id = state.subscription_id
         self._persisted_status = state.status
         self._intents: list[_Intent] = []
         self._results: dict[str, SubscriptionView] = {}
         self._changes_this_run = 0
+        self._renewal_lead_seconds = input.renewal_reminder_lead_seconds
+        self._renewal_reminded_for = state.renewal_reminded_for
 
     @workflow.run
     async def run(self, input: SubscriptionInput) -> None:
         workflow.upsert_search_attributes([USER_ID.value_set(self._user_id)])
         while True:
+            if self._sends_renewal_reminders():
+                await self._remind_if_due()
             try:
-                await workflow.wait_condition(lambda: bool(self._intents), timeout=self._time_left())
+                await workflow.wait_condition(lambda: bool(self._intents), timeout=self._next_wake())
             except asyncio.TimeoutError:
                 pass  # the paid time ran out: fall through to expire
             while self._intents:
@@ -133,7 +136,8 @@ class SubscriptionWorkflow:
         self._ledger.apply(payment_id, request.plan.id, request.plan.billing_cycle, request.approved_at)
         extended = previous is not None and previous.end > workflow.now() and begins == previous.end
         change = LedgerChange(mercadopago_payment_id=payment_id, plan_id=request.plan.id, period_start=begins, period_end=ends)
-        await self._persist([change], "subscription.extended" if extended else "subscription.activated", payment_id)
+        await self._persist([change], "subscription.extended" if extended else "subscription.activated", payment_id,
+                            event_detail={"amount": str(request.plan.price), "currency": request.plan.currency})
         return self._view("APPLIED")
 
     async def _reverse(self, request: ReversePayment) -> SubscriptionView:
@@ -149,14 +153,16 @@ class SubscriptionWorkflow:
             period_end=entry.approved_at,
             reversed_at=workflow.now(),
         )
-        await self._persist([change], "subscription.revoked", payment_id, {"reason": str(request.reason)})
+        await self._persist([change], "subscription.revoked", payment_id, {"reason": str(request.reason)},
+                            event_detail={"reason": str(request.reason)})
         return self._view("REVERSED")
 
     async def _cancel(self, request: CancelSubscription) -> SubscriptionView:
         if self._status() == SubscriptionStatus.CANCELLED:
             return self._view("CANCELLED")
         self._ledger.cancel()
-        await self._persist([], "subscription.cancelled", None, {"requestedBy": request.requested_by})
+        await self._persist([], "subscription.cancelled", None, {"requestedBy": request.requested_by},
+                            event_detail={"requestedBy": request.requested_by})
         return self._view("CANCELLED")
 
     async def _expire_if_due(self) -> None:
@@ -164,8 +170,39 @@ class SubscriptionWorkflow:
         if status == SubscriptionStatus.EXPIRED and self._persisted_status == SubscriptionStatus.ACTIVE:
             await self._persist([], "subscription.expired", None)
 
+    # --- renewal reminders ---------------------------------------------------------------
+
+    def _sends_renewal_reminders(self) -> bool:
+        # runs started before reminders existed keep their recorded commands (no extra timer)
+        return workflow.patched("renewal-due") and self._renewal_lead_seconds > 0
+
+    def _reminder_at(self) -> datetime | None:
+        """When this period's subscription.renewal_due is due; None once sent, or when not active."""
+        period = self._ledger.period()
+        if period is None or self._status() != SubscriptionStatus.ACTIVE or self._renewal_reminded_for == period.end:
+            return None
+        return period.end - timedelta(seconds=self._renewal_lead_seconds)
+
+    async def _remind_if_due(self) -> None:
+        due = self._reminder_at()
+        if due is None or due > workflow.now():
+            return
+        self._renewal_reminded_for = self._ledger.period().end  # once per period end
+        await self._persist([], "subscription.renewal_due", None)
+
+    def _next_wake(self) -> timedelta | None:
+        """Sleep until the paid time ends or, before that, until the renewal reminder is due."""
+        time_left = self._time_left()
+        if not self._sends_renewal_reminders():
+            return time_left
+        due = self._reminder_at()
+        if due is None or due <= workflow.now():
+            return time_left
+        until_due = due - workflow.now()
+        return until_due if time_left is None else min(until_due, time_left)
+
     async def _persist(self, ledger: list[LedgerChange], action: str, payment_id: str | None,
-                       detail: dict[str, str] | None = None) -> None:
+                       detail: dict[str, str] | None = None, event_detail: dict[str, str] | None = None) -> None:
         self._version += 1
         self._changes_this_run += 1
         period = self._ledger.period()
@@ -181,6 +218,9 @@ class SubscriptionWorkflow:
                 end_date=period.end if period else self._last_end(),
                 version=self._version,
                 ledger=ledger,
+                # the outbox event of this change, recorded with it in one transaction
+                event=action,
+                event_detail={**({"mercadopagoPaymentId": payment_id} if payment_id else {}), **(event_detail or {})},
             ),
             result_type=int,
             **options.STORE,
@@ -237,12 +277,30 @@ class SubscriptionWorkflow:
         return SubscriptionInput(
             user_id=self._user_id,
             continue_as_new_after=self._continue_as_new_after,
+            renewal_reminder_lead_seconds=self._renewal_lead_seconds,
             state=SubscriptionState(
-                entries=[LedgerEntryState(**vars(e)) for e in self._ledger.entries.values()],
-                next_seq=self._ledger.next_seq,
-                cancelled_after_seq=self._ledger.cancelled_after_seq,
+                **saved_ledger(self._ledger),
                 version=self._version,
                 subscription_id=self._subscription_id,
                 status=self._persisted_status,
+                renewal_reminded_for=self._renewal_reminded_for,
             ),
         )
+
+
+def restore_ledger(state: SubscriptionState) -> Ledger:
+    """The ledger a run carried over to the next (continue-as-new)."""
+    return Ledger(
+        entries={e.mercadopago_payment_id: LedgerEntry(**e.model_dump()) for e in state.entries},
+        next_seq=state.next_seq,
+        cancelled_after_seq=state.cancelled_after_seq,
+    )
+
+
+def saved_ledger(ledger: Ledger) -> dict:
+    """The SubscriptionState fields that carry the ledger over to the next run."""
+    return {
+        "entries": [LedgerEntryState(**vars(e)) for e in ledger.entries.values()],
+        "next_seq": ledger.next_seq,
+        "cancelled_after_seq": ledger.cancelled_after_seq,
+    }

@@ -29,7 +29,8 @@ BROWSER_STACK_ENV = {"PLANS_FILE": str(DEFAULT_PLANS_FILE), "CHECKOUT_DEADLINE":
 _user_ids = itertools.count(3000)
 
 
-@pytest.fixture(scope="session")
+# module scope: the stack and the browser are gone before the next test module starts its own
+@pytest.fixture(scope="module")
 def storefront_stack(tmp_path_factory):
     var_dir = tmp_path_factory.mktemp("stack-browser")
     stack = Stack(free_stack_config(var_dir, sqlite_url(var_dir), env=BROWSER_STACK_ENV))
@@ -40,7 +41,7 @@ def storefront_stack(tmp_path_factory):
         stack.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def browser():
     if not CHROMIUM.exists():
         message = f"{CHROMIUM} is missing (apt-get install chromium)"

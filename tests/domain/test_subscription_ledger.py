@@ -66,3 +66,36 @@ def test_end_date_is_the_sum_of_live_periods(history):
         assert period is None
     else:
         assert period.end - period.start == timedelta(days=len(live))
+
+
+# The same, with the workflow's continue-as-new carry-over ("restart") at random points and
+# notifications redelivered: de-duplication and the paid time survive every restart.
+from workflows.messages import SubscriptionState  # noqa: E402
+from workflows.subscription import restore_ledger, saved_ledger  # noqa: E402
+
+steps = st.lists(st.tuples(st.sampled_from(["pay", "refund", "chargeback", "restart"]), st.integers(0, 6)), max_size=60)
+
+
+@settings(max_examples=300)
+@given(steps)
+def test_restarts_keep_the_ledger_and_its_de_duplication(history):
+    ledger = Ledger()
+    applied: set[str] = set()
+    reversed_: set[str] = set()
+    for kind, n in history:
+        payment = str(n)
+        if kind == "pay":
+            assert ledger.apply(payment, 1, DAY, T0) == (payment not in applied)
+            applied.add(payment)
+        elif kind == "restart":
+            state = SubscriptionState(**saved_ledger(ledger))
+            ledger = restore_ledger(SubscriptionState.model_validate_json(state.model_dump_json()))
+        else:
+            assert ledger.reverse(payment) == (payment in applied and payment not in reversed_)
+            if payment in applied:
+                reversed_.add(payment)
+    live = applied - reversed_
+    period = ledger.period()
+    assert (period is None) == (not live)
+    if live:
+        assert period.end - period.start == timedelta(days=len(live))

@@ -18,7 +18,8 @@ from store.models import Base
 
 REPO = Path(__file__).resolve().parents[2]
 TABLES = {"plans", "payment_preferences", "payments", "subscriptions", "subscription_ledger",
-          "webhook_events", "audit_log"}
+          "webhook_events", "audit_log", "events"}
+HEAD = "0002"
 
 
 async def schema_difference(url: str) -> list:
@@ -48,7 +49,7 @@ async def test_migrated_schema_matches_the_models(empty_database_url):
     await upgrade_to_head_async(empty_database_url)
 
     assert await schema_difference(empty_database_url) == []
-    assert await schema_state(empty_database_url) == (TABLES, "0001")
+    assert await schema_state(empty_database_url) == (TABLES, HEAD)
 
 
 async def test_upgrade_is_idempotent_and_callable_inside_a_running_loop(empty_database_url):
@@ -56,7 +57,7 @@ async def test_upgrade_is_idempotent_and_callable_inside_a_running_loop(empty_da
     upgrade_to_head(empty_database_url)
     upgrade_to_head(empty_database_url)
 
-    assert await schema_state(empty_database_url) == (TABLES, "0001")
+    assert await schema_state(empty_database_url) == (TABLES, HEAD)
 
 
 async def test_downgrade_to_base_and_back(empty_database_url):
@@ -76,4 +77,4 @@ async def test_alembic_cli_reads_database_url(empty_database_url):
         cwd=REPO, env=environment, capture_output=True, text=True, timeout=60)
 
     assert result.returncode == 0, result.stderr
-    assert await schema_state(empty_database_url) == (TABLES, "0001")
+    assert await schema_state(empty_database_url) == (TABLES, HEAD)

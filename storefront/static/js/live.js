@@ -86,7 +86,8 @@ const stamp = (node) => (node.textContent = `· ${new Date().toLocaleTimeString(
 // The two status cards, appended to `container`; `plans` (a promise of the plan list) names plans.
 export function mountLiveStatus(container, { userId, plans }) {
   const planName = async (planId) => {
-    const found = (await plans).find((plan) => plan.id === planId);
+    const list = await Promise.resolve(plans).catch(() => []); // a name is nice to have, not vital
+    const found = list.find((plan) => plan.id === planId);
     return found ? found.name : `plan ${planId}`;
   };
   container.append(subscriptionCard(userId, planName), checkoutCard(planName));
@@ -103,6 +104,8 @@ function subscriptionCard(userId, planName) {
   section.append(el("div", { class: "status-line" }, status), detail, details, cancel, notice);
 
   let current = null;
+  // bumped by a cancel: a poll answer that left the API before the cancel must not undo it on screen
+  let generation = 0;
   const render = async (subscription) => {
     current = subscription;
     const state = subscription ? subscription.status : "NONE";
@@ -122,8 +125,10 @@ function subscriptionCard(userId, planName) {
   // POST /api/subscriptions/{id}/cancel: access ends at once; the answer already says CANCELLED
   cancel.addEventListener("click", async () => {
     cancel.disabled = true;
+    generation += 1;
     try {
       const answer = await api.cancelSubscription(current.subscriptionId);
+      generation += 1; // and polls sent while the cancel was under way
       await render({ ...current, status: answer.status });
       notify(notice, answer.message, "success");
     } catch (error) {
@@ -134,7 +139,10 @@ function subscriptionCard(userId, planName) {
   });
 
   poll(async () => {
-    await render(await api.subscription(userId));
+    const asked = generation;
+    const subscription = await api.subscription(userId);
+    if (asked !== generation) return; // stale: the next tick asks again
+    await render(subscription);
     if (notice.dataset.kind === "error") notify(notice, ""); // the API answers again
   }, SUBSCRIPTION_POLL_MS,
     (error) => notify(notice, error.message, "error"));

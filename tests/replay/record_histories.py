@@ -1,0 +1,92 @@
+"""Record workflow histories for the replay tests: `python -m tests.replay.record_histories`.
+
+Runs the real stack on SQLite, drives a few purchases through it and writes the histories of
+every workflow involved to tests/replay/histories/. Re-record only when a workflow change is
+meant to be incompatible (and then version it with workflow.patched instead, where histories
+may still be running).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+from pathlib import Path
+
+from devstack.stack import Stack
+from tests.e2e.purchases import new_checkout, pay, set_payment_status, wait_checkout, wait_subscription
+from tests.support.databases import sqlite_url
+from tests.support.stack import RunningStack, free_stack_config
+from workflows.ids import checkout_workflow_id, payment_workflow_id, subscription_workflow_id
+from workflows.reconciliation import SCHEDULE_ID
+
+HISTORIES = Path(__file__).with_name("histories")
+
+
+async def record(stack: RunningStack) -> None:
+    client = await stack.temporal()
+    histories: dict[str, str] = {}
+
+    # a paid checkout, its routing workflow, the subscription it activated, then refunded
+    paid = await new_checkout(stack, 1)
+    payment = await pay(stack, paid["preferenceId"])
+    await wait_subscription(stack, 1, "ACTIVE")
+    await wait_checkout(stack, 1, paid["checkoutId"], "COMPLETED")
+    await set_payment_status(stack, payment["id"], "refunded")
+    await wait_subscription(stack, 1, "EXPIRED")
+    histories["checkout_paid"] = checkout_workflow_id(paid["checkoutId"])
+    histories["payment_router_refunded"] = payment_workflow_id(str(payment["id"]))
+
+    # an underpaid checkout: compensated with a refund
+    underpaid = await new_checkout(stack, 2)
+    await pay(stack, underpaid["preferenceId"], amount="1.00")
+    await wait_checkout(stack, 2, underpaid["checkoutId"], "REFUNDED")
+    histories["checkout_refunded"] = checkout_workflow_id(underpaid["checkoutId"])
+
+    # a checkout nobody paid: reconciled at its deadline, then expired
+    abandoned = await new_checkout(stack, 3)
+    await wait_checkout(stack, 3, abandoned["checkoutId"], "EXPIRED", timeout=60)
+    histories["checkout_expired"] = checkout_workflow_id(abandoned["checkoutId"])
+
+    # the daily reconciliation, run once
+    await client.get_schedule_handle(SCHEDULE_ID).trigger()
+    runs = []
+    for _ in range(100):
+        runs = [w async for w in client.list_workflows("WorkflowType = 'ReconciliationWorkflow' AND ExecutionStatus = 'Completed'")]
+        if runs:
+            break
+        await asyncio.sleep(0.2)
+    histories["reconciliation"] = runs[0].id
+
+    HISTORIES.mkdir(exist_ok=True)
+    for name, workflow_id in histories.items():
+        await _wait_closed_or_current(client, workflow_id)
+        history = await client.get_workflow_handle(workflow_id).fetch_history()
+        (HISTORIES / f"{name}.json").write_text(json.dumps(history.to_json_dict(), indent=1))
+    # the subscription never closes: its history so far is what a replay must accept
+    history = await client.get_workflow_handle(subscription_workflow_id(1)).fetch_history()
+    (HISTORIES / "subscription_activated_then_refunded.json").write_text(json.dumps(history.to_json_dict(), indent=1))
+
+
+async def _wait_closed_or_current(client, workflow_id: str) -> None:
+    from temporalio.client import WorkflowExecutionStatus
+
+    for _ in range(200):
+        description = await client.get_workflow_handle(workflow_id).describe()
+        if description.status != WorkflowExecutionStatus.RUNNING:
+            return
+        await asyncio.sleep(0.1)
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as var_dir:
+        stack = Stack(free_stack_config(Path(var_dir), sqlite_url(var_dir)))
+        stack.start()
+        try:
+            asyncio.run(record(RunningStack(stack, "sqlite")))
+        finally:
+            stack.stop()
+    print(f"recorded into {HISTORIES}")
+
+
+if __name__ == "__main__":
+    main()
