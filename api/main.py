@@ -22,10 +22,13 @@ from api.metrics import ApiMetrics, MetricsMiddleware
 from api.routers import checkout, checkouts, health, payments, plans, subscriptions, webhooks
 from api.routers import dev
 from api.routers import events as events_router
+from api.routers import codec
 from config.settings import ConfigurationError, Settings, load_settings
 from config.temporal import connect_temporal
 from domain.plans import Plan, load_catalogue
 from store.database import create_engine, create_session_factory
+from telemetry.logs import configure_logging
+from telemetry.tracing import instrument_engine, instrument_fastapi, setup_tracing
 
 
 class StartupError(Exception):
@@ -38,11 +41,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (plans, checkout, payments, checkouts, subscriptions, webhooks, health):
         app.include_router(module.router)
     app.include_router(events_router.router)
+    app.include_router(codec.router)
     install_error_handlers(app)
     # added last = outermost: metrics see every answer, CORS headers go on errors too
     app.add_middleware(SettingsCORSMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(_OneLineStartupFailure)
+    instrument_fastapi(app)
     return app
 
 
@@ -51,6 +56,7 @@ def _lifespan(given: Settings | None):
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             settings = given or _load_settings()
+            configure_logging(settings)
             catalogue = _load_catalogue(settings)
             engine = _create_engine(settings)
             # lazy: the API starts, serves reads and answers 503 on writes while Temporal is down
@@ -58,6 +64,8 @@ def _lifespan(given: Settings | None):
         except StartupError as exc:
             app.state.startup_failure = str(exc)
             raise
+        setup_tracing("paysaga-api")
+        instrument_engine(engine)
         session_factory = create_session_factory(engine)
         inbox = WebhookInbox(session_factory)
         app.state.settings = settings

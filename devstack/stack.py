@@ -80,6 +80,9 @@ class Stack:
             "MERCADOPAGO_SUCCESS_URL": return_url(c.api_url, "success"),
             "MERCADOPAGO_FAILURE_URL": return_url(c.api_url, "failure"),
             "MERCADOPAGO_PENDING_URL": return_url(c.api_url, "pending"),
+            # the embedded Temporal UI may call the API's codec server from the browser
+            **({"TEMPORAL_UI_ORIGIN": f"{c.temporal_ui_url},http://localhost:{c.temporal_ui_port}"}
+               if c.temporal_ui_url else {}),
             **os.environ,
             "DATABASE_URL": c.database,
             "TEMPORAL_ADDRESS": c.temporal_address,
@@ -136,6 +139,9 @@ class Stack:
         argv += ["--ui-port", str(c.temporal_ui_port), "--ui-disable-news-fetch"] if c.temporal_ui_port else ["--headless"]
         if c.temporal_db_file:
             argv += ["--db-filename", str(c.temporal_db_file)]
+        if c.temporal_ui_port and self.app_env().get("PAYLOAD_ENCRYPTION_KEY"):
+            # payloads are encrypted: the UI decodes them through the API (admin token required)
+            argv += ["--ui-codec-endpoint", f"{c.api_url}/codec"]
         for key in SEARCH_ATTRIBUTES:
             argv += ["--search-attribute", f"{key.name}={_TEMPORAL_TYPES[key.indexed_value_type.name]}"]
         return self._process("temporal", argv, tcp_ready(HOST, c.temporal_port), env=dict(os.environ))

@@ -79,4 +79,5 @@ def instrument_fastapi(app) -> None:
     """Server spans for every request but the probes; the tracer provider may come later."""
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-    FastAPIInstrumentor.instrument_app(app, excluded_urls=EXCLUDED_URLS)
+    # the ASGI send/receive sub-spans say nothing the request span does not
+    FastAPIInstrumentor.instrument_app(app, excluded_urls=EXCLUDED_URLS, exclude_spans=["receive", "send"])

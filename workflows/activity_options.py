@@ -6,8 +6,9 @@ from datetime import timedelta
 from temporalio.common import RetryPolicy
 
 # MercadoPago: back off up to a minute between attempts; errors a retry cannot fix stop at once.
+# An attempt lost with its worker is retried after 15 s (the SDK itself times out sooner).
 MERCADOPAGO = dict(
-    start_to_close_timeout=timedelta(seconds=30),
+    start_to_close_timeout=timedelta(seconds=15),
     retry_policy=RetryPolicy(
         initial_interval=timedelta(seconds=1),
         backoff_coefficient=2.0,

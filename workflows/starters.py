@@ -24,4 +24,5 @@ async def relay_payment_hint(client: Client, *, task_queue: str, mercadopago_pay
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         start_signal="notify",
         start_signal_args=[notification],
+        static_summary=f"MercadoPago payment {mercadopago_payment_id}: read back, recorded, routed to its checkout",
     )

@@ -73,6 +73,7 @@ async def start_checkout(
         search_attributes=sa.checkout_search_attributes(
             body.user_id, plan.id, external_reference, CheckoutStatus.AWAITING_PAYMENT.value
         ),
+        static_summary=f"Checkout Pro: {plan.code} ({plan.price} {plan.currency}) for user {body.user_id}",
     )
     try:
         created: CheckoutCreated = await bounded(

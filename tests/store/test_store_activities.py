@@ -14,7 +14,7 @@ def test_activity_names():
     store = StoreActivities(sessions=None)
     names = {activity._Definition.must_from_callable(method).name for method in store.all()}
     assert names == {"store.save_checkout", "store.find_checkout", "store.get_plan", "store.save_payment",
-                     "store.save_subscription", "store.record_audit"}
+                     "store.save_subscription", "store.record_audit", "store.payment_statuses"}
 
 
 def losing_race(times: int):
