@@ -139,4 +139,7 @@ class _OneLineStartupFailure:
             pass  # already reported as one line; re-raising would print the traceback
 
 
+# JSON logs from uvicorn's first line (it imports this module before it starts serving);
+# the lifespan completes the set-up once the settings are known
+configure_logging()
 app = create_app()

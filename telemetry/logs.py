@@ -154,6 +154,7 @@ def configure_logging(settings=None, *, level: str | None = None) -> None:
         handler.removeFilter(old)
     handler.addFilter(RedactingFilter(secrets_of(settings) if settings is not None else ()))
     root.setLevel((level or getattr(settings, "log_level", None) or "INFO").upper())
+    logging.captureWarnings(True)  # Python warnings become JSON lines too
     # uvicorn writes its own text lines; route them through the JSON handler instead
     for name in ("uvicorn", "uvicorn.access"):
         logger = logging.getLogger(name)

@@ -17,7 +17,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import prometheus_client
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    PrometheusConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
 
 from telemetry import business_metrics
 
@@ -50,7 +57,12 @@ def sdk_runtime(attempts: int = 5) -> tuple[Runtime, str]:
                 # Prometheus conventions: counters end in _total, durations are _seconds
                 counters_total_suffix=True, unit_suffix=True, durations_as_seconds=True,
             )
-            return Runtime(telemetry=TelemetryConfig(metrics=config)), address
+            # the SDK core's own log lines go through Python logging, so they come out as JSON too
+            core_logs = LoggingConfig(
+                filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+                forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
+            )
+            return Runtime(telemetry=TelemetryConfig(metrics=config, logging=core_logs)), address
         except Exception:  # the port was taken between choosing and binding it
             if attempt == attempts - 1:
                 raise

@@ -37,6 +37,11 @@ with workflow.unsafe.imports_passed_through():
     from workflows.settlement import Settled, audit, checkout_status_after, settle
 
 
+# Why the preference update can be refused; the API maps them to 409 and 503.
+KEY_REUSED = "IdempotencyKeyReused"
+PREFERENCE_FAILED = "PreferenceFailed"
+
+
 @workflow.defn
 class CheckoutWorkflow:
     @workflow.init
@@ -71,7 +76,7 @@ class CheckoutWorkflow:
             await audit("checkout.preference_failed", input.user_id, None, input.external_reference,
                         {"error": self._creation_failed[:200]})
             await workflow.wait_condition(workflow.all_handlers_finished)
-            raise ApplicationError(f"could not create the preference: {self._creation_failed}", type="PreferenceFailed")
+            raise ApplicationError(f"could not create the preference: {self._creation_failed}", type=PREFERENCE_FAILED)
         await self._save(preference)
         self._created = CheckoutCreated(
             checkout_id=input.checkout_id,
@@ -101,7 +106,7 @@ class CheckoutWorkflow:
     async def request_preference(self, request: CheckoutRequest) -> CheckoutCreated:
         await workflow.wait_condition(lambda: self._created is not None or self._creation_failed is not None)
         if self._created is None:
-            raise ApplicationError("MercadoPago could not create the preference", type="PreferenceFailed")
+            raise ApplicationError("MercadoPago could not create the preference", type=PREFERENCE_FAILED)
         replayed = self._answers > 0
         self._answers += 1
         return self._created.model_copy(update={"replayed": replayed})
@@ -109,7 +114,8 @@ class CheckoutWorkflow:
     @request_preference.validator
     def _same_purchase(self, request: CheckoutRequest) -> None:
         if (request.user_id, request.plan_id) != (self._input.user_id, self._input.plan.id):
-            raise ValueError("this Idempotency-Key was already used for another purchase")
+            raise ApplicationError("this Idempotency-Key was already used for another purchase",
+                                   type=KEY_REUSED, non_retryable=True)
 
     @workflow.signal
     def payment_observed(self, observed: PaymentObserved) -> None:

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Response
 from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 from api.deps import MetricsDep, PlansDep, SessionDep, SettingsDep, TemporalDep, UserDep, require_access
 from api.errors import ApiError
@@ -22,7 +22,7 @@ from domain.references import external_reference_for
 from domain.statuses import CheckoutStatus
 from store.models import CheckoutRow
 from workflows import search_attributes as sa
-from workflows.checkout import CheckoutWorkflow
+from workflows.checkout import KEY_REUSED, CheckoutWorkflow
 from workflows.ids import checkout_id_for, checkout_workflow_id
 from workflows.messages import CheckoutCreated, CheckoutInput, CheckoutRequest, PlanSnapshot
 
@@ -32,7 +32,6 @@ router = APIRouter(prefix="/api/payments", tags=["checkout"])
 
 # The contract promises an answer within 10 s; keep headroom for the rest of the request.
 CHECKOUT_TIMEOUT_SECONDS = 9.0
-DESCRIBE_TIMEOUT_SECONDS = 0.8
 
 
 @router.post("/checkout", status_code=201, response_model=CheckoutCreatedOut)
@@ -88,7 +87,7 @@ async def start_checkout(
     except WorkflowAlreadyStartedError:
         created = await _ended_checkout(session, checkout_id, plan.id)
     except WorkflowUpdateFailedError as exc:
-        raise await _refusal(temporal, workflow_id, plan.id, idempotency_key, exc) from None
+        raise _refusal(idempotency_key, exc) from None
 
     if created.replayed:
         response.status_code = 200
@@ -132,18 +131,11 @@ async def _ended_checkout(session, checkout_id: str, plan_id: int) -> CheckoutCr
     )
 
 
-async def _refusal(temporal, workflow_id: str, plan_id: int, idempotency_key: str | None,
-                   exc: WorkflowUpdateFailedError) -> ApiError:
-    """Tell a key reused for another plan (the workflow's validator) from a checkout that failed."""
-    started_plan: int | None = None
-    try:
-        description = await bounded(temporal.get_workflow_handle(workflow_id).describe(),
-                                    DESCRIBE_TIMEOUT_SECONDS, "describe checkout")
-        started_plan = description.typed_search_attributes.get(sa.PLAN_ID)
-    except Exception as describe_error:  # the refusal stands; only its explanation is less precise
-        log.warning("could not describe %s: %s", workflow_id, describe_error)
-    if idempotency_key is not None and (started_plan is None or started_plan != plan_id):
+def _refusal(idempotency_key: str | None, exc: WorkflowUpdateFailedError) -> ApiError:
+    """A key reused for another purchase (the workflow's validator) or a preference that failed."""
+    cause = exc.cause
+    if isinstance(cause, ApplicationError) and cause.type == KEY_REUSED and idempotency_key is not None:
         return _key_reused()
-    log.warning("checkout %s refused the preference request: %s", workflow_id, exc.cause)
+    log.warning("checkout refused the preference request: %s", cause)
     return ApiError(503, "checkout_unavailable", "the checkout could not be created; retry later",
                     headers={"Retry-After": "5"})

@@ -14,12 +14,14 @@ from decimal import Decimal
 
 import pytest
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from domain.statuses import SubscriptionStatus
 from store.models import CheckoutRow
 from tests.api.helpers import ADMIN, ALICE, BOB, bearer, serve
 from workflows import search_attributes as sa
+from workflows.checkout import KEY_REUSED
 from workflows.ids import checkout_id_for, checkout_workflow_id, subscription_workflow_id
 from workflows.messages import (
     CancelSubscription,
@@ -61,7 +63,7 @@ class StandInCheckout:
     @request_preference.validator
     def _same_purchase(self, request: CheckoutRequest) -> None:
         if request.plan_id != self.input.plan.id or request.user_id != self.input.user_id:
-            raise ValueError("this checkout is for another plan")
+            raise ApplicationError("this checkout is for another plan", type=KEY_REUSED, non_retryable=True)
 
     @workflow.signal
     def finish(self) -> None:

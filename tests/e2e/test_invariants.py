@@ -19,6 +19,7 @@ from tests.e2e.purchases import (
     renotify,
     sandbox_payment,
     set_payment_status,
+    start_checkout,
     subscription_of,
     wait_checkout,
     wait_payment,
@@ -285,3 +286,10 @@ async def _ledger_size(stack, user_id, size):
 
 async def _runs_at_least(client, query: str, count: int) -> bool:
     return len([w async for w in client.list_workflows(query)]) >= count
+
+
+async def test_a_preference_mercadopago_refuses_is_503_and_audited(stack, user_id):
+    await knobs(stack, fail={"create_preference": {"status": 401, "count": -1}})
+    answer = await start_checkout(stack, user_id)
+    assert answer.status_code == 503 and answer.json()["error"] == "checkout_unavailable"
+    assert "checkout.preference_failed" in await audit_actions(stack, user_id=user_id)

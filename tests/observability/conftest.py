@@ -1,0 +1,100 @@
+"""One stack of real processes with everything operators rely on switched on: traces exported
+over OTLP/HTTP to a receiver in this test process, payloads encrypted (a rotated key too), the
+Temporal UI's origin allowed on the codec server. One purchase runs through it for all tests."""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import pytest
+
+from config.payload_codec import new_key_text
+from devstack.stack import Stack
+from tests.observability.otlp_receiver import OtlpReceiver
+from tests.support.databases import sqlite_url
+from tests.support.stack import RunningStack, free_stack_config
+from tests.support.waiting import eventually
+
+UI_ORIGIN = "http://temporal-ui.test:8233"
+OLD_KEY = new_key_text("2024-01")
+CURRENT_KEY = new_key_text("2025-06")
+
+_user_ids = itertools.count(7000)
+
+
+@dataclass
+class Observed:
+    running: RunningStack
+    receiver: OtlpReceiver
+
+    @property
+    def config(self):
+        return self.running.config
+
+    @property
+    def worker_metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.config.worker_metrics_port}/metrics"
+
+
+@dataclass(frozen=True)
+class Purchase:
+    user_id: int
+    checkout: dict
+    payment: dict  # as MercadoPago (the sandbox) holds it, payer included
+
+
+@pytest.fixture(scope="session")
+def observed(tmp_path_factory):
+    receiver = OtlpReceiver().start()
+    var_dir = tmp_path_factory.mktemp("observed-stack")
+    env = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+        "OTEL_BSP_SCHEDULE_DELAY": "100",  # milliseconds: spans reach the receiver promptly
+        "PAYLOAD_ENCRYPTION_KEY": CURRENT_KEY,
+        "PAYLOAD_DECRYPTION_KEYS": OLD_KEY,
+        "TEMPORAL_UI_ORIGIN": UI_ORIGIN,
+    }
+    stack = Stack(free_stack_config(var_dir, sqlite_url(var_dir), env=env))
+    stack.start()
+    try:
+        yield Observed(RunningStack(stack, "sqlite"), receiver)
+    finally:
+        stack.stop()
+        receiver.stop()
+
+
+def next_user_id() -> int:
+    return next(_user_ids)
+
+
+async def start_checkout(observed: Observed, user_id: int, plan_id: int = 1) -> dict:
+    async with observed.running.api(user_id) as api:
+        answer = await api.post("/api/payments/checkout", json={"userId": user_id, "planId": plan_id})
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
+async def sandbox(observed: Observed, method: str, path: str, **kwargs) -> dict:
+    async with observed.running.sandbox() as client:
+        answer = await client.request(method, path, **kwargs)
+    answer.raise_for_status()
+    return answer.json()
+
+
+@pytest.fixture(scope="session")
+async def purchase(observed) -> Purchase:
+    """A checkout paid (approved) and its subscription ACTIVE."""
+    user_id = next_user_id()
+    checkout = await start_checkout(observed, user_id)
+    paid = await sandbox(observed, "POST", "/sandbox/payments",
+                         json={"preference_id": checkout["preferenceId"], "status": "approved"})
+
+    async def active():
+        async with observed.running.api(user_id) as api:
+            answer = await api.get(f"/api/subscriptions/user/{user_id}")
+        return answer.status_code == 200 and answer.json()["status"] == "ACTIVE"
+
+    await eventually(active, timeout=30, what="subscription ACTIVE")
+    payment = await sandbox(observed, "GET", f"/v1/payments/{paid['id']}", headers={"Authorization": "Bearer test"})
+    assert payment["payer"]["email"], payment
+    return Purchase(user_id=user_id, checkout=checkout, payment=payment)
