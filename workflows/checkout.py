@@ -166,14 +166,7 @@ class CheckoutWorkflow:
                 result_type=StoredPayment,
                 **options.STORE,
             )
-            self._inbox.append(PaymentObserved(
-                mercadopago_payment_id=snapshot.mercadopago_payment_id,
-                payment_id=stored.payment_id,
-                status=stored.status,
-                amount=snapshot.amount,
-                currency=snapshot.currency,
-                approved_at=snapshot.approved_at,
-            ))
+            self._inbox.append(PaymentObserved.of(snapshot, stored))
         await audit("checkout.reconciled", input.user_id, None, input.external_reference, {"found": str(len(found))})
         await self._drain_inbox()
         if not self._finished():

@@ -69,6 +69,18 @@ class PaymentObserved(Message):
     currency: str
     approved_at: datetime | None
 
+    @classmethod
+    def of(cls, snapshot: "PaymentSnapshot", stored: "StoredPayment") -> "PaymentObserved":
+        """What MercadoPago said, with the status as the read model keeps it (monotonic)."""
+        return cls(
+            mercadopago_payment_id=snapshot.mercadopago_payment_id,
+            payment_id=stored.payment_id,
+            status=stored.status,
+            amount=snapshot.amount,
+            currency=snapshot.currency,
+            approved_at=snapshot.approved_at,
+        )
+
 
 class CheckoutOutcome(Message):
     checkout_id: str

@@ -89,14 +89,7 @@ class PaymentWorkflow:
         if str(stored.status) in self._routed:
             return True  # nothing new since we last handed it on
         self._routed.add(str(stored.status))
-        observed = PaymentObserved(
-            mercadopago_payment_id=snapshot.mercadopago_payment_id,
-            payment_id=stored.payment_id,
-            status=stored.status,
-            amount=snapshot.amount,
-            currency=snapshot.currency,
-            approved_at=snapshot.approved_at,
-        )
+        observed = PaymentObserved.of(snapshot, stored)
         checkout = await workflow.execute_local_activity(
             "store.find_checkout", snapshot.external_reference, result_type=CheckoutRef | None, **options.STORE
         )

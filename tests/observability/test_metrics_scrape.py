@@ -10,10 +10,9 @@ import uuid
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
-
 from temporalio.client import Client
 
-from tests.observability.conftest import next_user_id, sandbox, start_checkout
+from tests.observability.observed import next_user_id, sandbox, start_checkout
 from tests.observability.deploy_queries import all_expressions
 from tests.observability.promql import metric_names
 from tests.support.waiting import eventually

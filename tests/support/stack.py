@@ -1,6 +1,7 @@
 """The real stack for end-to-end tests: Temporal dev server, sandbox, API (uvicorn), worker."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -78,3 +79,28 @@ class RunningStack:
         from temporalio.contrib.pydantic import pydantic_data_converter
 
         return await Client.connect(self.config.temporal_address, data_converter=pydantic_data_converter)
+
+
+@contextmanager
+def stack_on(backend: str, var_dir: Path, env: dict[str, str] | None = None):
+    """A running stack on a fresh database of `backend` ("sqlite" or "postgresql"), removed after use."""
+    from tests.support.databases import (
+        create_postgres_database,
+        drop_postgres_database,
+        skip_unless_postgres,
+        sqlite_url,
+    )
+
+    if backend == "postgresql":
+        skip_unless_postgres()
+        database_url = create_postgres_database()
+    else:
+        database_url = sqlite_url(var_dir)
+    running = Stack(free_stack_config(var_dir, database_url, env))
+    try:
+        running.start()
+        yield RunningStack(running, backend)
+    finally:
+        running.stop()
+        if backend == "postgresql":
+            drop_postgres_database(database_url)
