@@ -264,20 +264,3 @@ async def _status(stack, user_id, status):
 def _parse(text: str):
     from datetime import datetime
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-async def test_zz_dump(world):
-    stack, receiver = world
-    client = await stack.temporal()
-    out = Path("tests/replay/histories")
-    found = []
-    async for wf in client.list_workflows("WorkflowType = 'EventSweepWorkflow' AND ExecutionStatus = 'Completed'"):
-        found.append(wf)
-    print("sweeps", len(found))
-    for wf in found:
-        h = await client.get_workflow_handle(wf.id, run_id=wf.run_id).fetch_history()
-        import json
-        if '"kick_pending"' in h.to_json() or True:
-            print(wf.id, len(h.events))
-            (out / "event_sweep.json").write_text(h.to_json())
-            break

@@ -2,6 +2,8 @@
 and the SQL they run, across the real API and worker processes, as exported over OTLP/HTTP."""
 from __future__ import annotations
 
+import httpx
+
 from tests.observability.otlp_receiver import ReceivedSpan
 from tests.support.waiting import eventually
 
@@ -60,8 +62,13 @@ async def test_one_trace_from_the_api_request_to_the_activity_sql(observed, purc
 
 
 async def test_probes_are_not_traced(observed, purchase):
-    import httpx
-
     async with httpx.AsyncClient(base_url=observed.config.api_url) as client:
         assert (await client.get("/healthz")).status_code == 200
+        assert (await client.get("/api/plans")).status_code == 200
+
+    # spans leave in the order they end: once the later request's span is here, the probe's would be
+    async def plans_span():
+        return [s for s in observed.receiver.snapshot() if s.name == "GET /api/plans"]
+
+    await eventually(plans_span, timeout=10, what="the /api/plans span")
     assert not [s for s in observed.receiver.snapshot() if s.service == "paysaga-api" and "healthz" in s.name]
