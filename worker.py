@@ -26,8 +26,9 @@ from temporalio.client import (
 from temporalio.worker import Worker
 
 from activities.events import EventActivities
-from activities.mercadopago import MercadoPagoActivities
+from activities.mercadopago import MercadoPagoActivities, mercadopago_breaker
 from activities.mercadopago_http import RebasedHttpClient
+from activities.retention import RetentionActivities
 from activities.routing import RoutingActivities
 from activities.store import StoreActivities
 from activities.subscriptions import SubscriptionActivities
@@ -47,13 +48,16 @@ from workflows.messages import ReconcileInput
 from workflows.payment_router import PaymentWorkflow
 from workflows.reconciliation import SCHEDULE_ID as RECONCILIATION_SCHEDULE_ID
 from workflows.reconciliation import ReconciliationWorkflow
+from workflows.retention import SCHEDULE_ID as RETENTION_SCHEDULE_ID
+from workflows.retention import RetentionWorkflow
+from workflows.retention_messages import PurgeBatch
 from workflows.search_attributes import ALL
 from workflows.subscription import SubscriptionWorkflow
 
 log = logging.getLogger("paysaga.worker")
 
 WORKFLOWS = [CheckoutWorkflow, PaymentWorkflow, SubscriptionWorkflow, ReconciliationWorkflow,
-             EventDeliveryWorkflow, EventSweepWorkflow]
+             EventDeliveryWorkflow, EventSweepWorkflow, RetentionWorkflow]
 
 
 async def ensure_search_attributes(client: Client, namespace: str) -> None:
@@ -89,6 +93,20 @@ async def ensure_schedules(client: Client, settings: Settings) -> None:
         log.info("created schedule %s", RECONCILIATION_SCHEDULE_ID)
     except ScheduleAlreadyRunningError:
         pass
+    # the retention purge (periods are the worker's settings, read by its activities)
+    try:
+        await client.create_schedule(
+            RETENTION_SCHEDULE_ID,
+            Schedule(
+                action=ScheduleActionStartWorkflow(
+                    RetentionWorkflow.run, PurgeBatch(), id="retention", task_queue=settings.temporal_task_queue,
+                ),
+                spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=settings.retention_interval_delta)]),
+            ),
+        )
+        log.info("created schedule %s", RETENTION_SCHEDULE_ID)
+    except ScheduleAlreadyRunningError:
+        pass
 
 
 def build_activities(settings: Settings, client: Client, session_factory) -> list:
@@ -99,6 +117,7 @@ def build_activities(settings: Settings, client: Client, session_factory) -> lis
     gateway = MercadoPagoActivities(
         sdk,
         timeout_seconds=settings.mercadopago_timeout_seconds,
+        breaker=mercadopago_breaker(settings.mercadopago_breaker_failures, settings.mercadopago_breaker_cooldown_seconds),
         back_urls={
             "success": settings.mercadopago_success_url,
             "failure": settings.mercadopago_failure_url,
@@ -114,6 +133,8 @@ def build_activities(settings: Settings, client: Client, session_factory) -> lis
     events = EventActivities(session_factory, endpoints=settings.event_webhook_url_list, secret=settings.event_secret,
                              timeout_seconds=settings.event_delivery_timeout_seconds, kicker=kicker)
     routing = RoutingActivities(client, settings.temporal_task_queue, settings.payment_router_idle_delta.total_seconds())
+    retention = RetentionActivities(session_factory, inbox_days=settings.retention_days,
+                                    audit_days=settings.audit_retention_days)
     return [
         gateway.create_preference, gateway.get_payment, gateway.search_payments, gateway.search_recent_payments,
         gateway.refund_payment,
@@ -121,6 +142,7 @@ def build_activities(settings: Settings, client: Client, session_factory) -> lis
         subscriptions.apply_payment, subscriptions.reverse_payment,
         routing.hint_payment,
         *events.all(),
+        *retention.all(),
     ]
 
 

@@ -78,12 +78,13 @@ class EventActivities:
 
     @activity.defn(name="events.kick_pending")
     async def kick_pending(self) -> int:
-        """The sweep: kick every user with events waiting (none when no endpoint is configured)."""
+        """The sweep: a delivery workflow for every user with events waiting (none when no
+        endpoint is configured)."""
         if self._kicker is None or not self._kicker.enabled:
             return 0
         async with self._sessions() as session:
             users = await outbox.users_with_pending(session, SWEEP_LIMIT)
-        await self._kicker.kick(users)
+        await self._kicker.ensure_running(users)
         return len(users)
 
     def all(self) -> list:

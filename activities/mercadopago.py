@@ -6,16 +6,19 @@ retried activity never creates a second preference or refund.
 """
 from __future__ import annotations
 
+import random
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import mercadopago
 import requests
 from mercadopago.config import RequestOptions
+from prometheus_client import Counter, Gauge
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.circuit_breaker import CircuitBreaker, CircuitOpen, CircuitState
 from domain.statuses import from_mercadopago
 from telemetry import business_metrics
 from workflows.messages import (
@@ -32,11 +35,35 @@ PAYMENT_NOT_FOUND = "MercadoPagoNotFound"
 UNAUTHORIZED = "MercadoPagoUnauthorized"
 REJECTED_REQUEST = "MercadoPagoRejectedRequest"
 NON_RETRYABLE = (PAYMENT_NOT_FOUND, UNAUTHORIZED, REJECTED_REQUEST)
+# Retryable: the call was not made because the circuit breaker is open.
+CIRCUIT_OPEN = "MercadoPagoCircuitOpen"
+
+SHORT_CIRCUITED = Counter(
+    "paysaga_mercadopago_short_circuited", "Calls to MercadoPago not made because its circuit was open",
+    ["operation"], registry=business_metrics.REGISTRY,
+)
+CIRCUIT_IS_OPEN = Gauge(
+    "paysaga_mercadopago_circuit_open", "1 while the MercadoPago circuit breaker is open or half-open",
+    registry=business_metrics.REGISTRY,
+)
+
+
+def mercadopago_breaker(failure_threshold: int, cooldown_seconds: float) -> CircuitBreaker:
+    """The worker's one breaker for MercadoPago, shared by every activity thread."""
+    return CircuitBreaker("mercadopago", failure_threshold=failure_threshold, cooldown_seconds=cooldown_seconds,
+                          on_change=lambda state: CIRCUIT_IS_OPEN.set(0 if state == CircuitState.CLOSED else 1))
+
+
+def _remote_failure(status: int | None) -> bool:
+    """What says MercadoPago itself is unwell (a 4xx says our request was wrong: it is up)."""
+    return status is None or status >= 500 or status in (408, 429)
 
 
 class MercadoPagoActivities:
-    def __init__(self, sdk: mercadopago.SDK, *, timeout_seconds: float, back_urls: dict[str, str]) -> None:
+    def __init__(self, sdk: mercadopago.SDK, *, timeout_seconds: float, back_urls: dict[str, str],
+                 breaker: CircuitBreaker | None = None) -> None:
         self._sdk = sdk
+        self._breaker = breaker or mercadopago_breaker(0, 1.0)  # none given: never opens
         self._timeout = float(timeout_seconds)  # the SDK refuses an int
         self._back_urls = {k: v for k, v in back_urls.items() if v}
 
@@ -46,15 +73,31 @@ class MercadoPagoActivities:
         return RequestOptions(connection_timeout=self._timeout, custom_headers=headers, max_retries=0)
 
     def _call(self, operation: str, call):
+        try:
+            self._breaker.acquire()
+        except CircuitOpen as exc:
+            SHORT_CIRCUITED.labels(operation=operation).inc()
+            # come back once the cool-down is over (spread out, so the trial call is not a stampede)
+            retry_in = exc.retry_in + random.uniform(0, self._breaker.cooldown_seconds / 2)
+            raise ApplicationError(f"MercadoPago {operation}: not called, {exc}", type=CIRCUIT_OPEN,
+                                   next_retry_delay=timedelta(seconds=max(0.1, retry_in))) from None
         started = time.perf_counter()
         try:
             result = call()
         except requests.RequestException as exc:
+            self._breaker.record_failure()
             business_metrics.mercadopago_call(operation, None, time.perf_counter() - started)
             # timeouts and refused connections: retryable, Temporal backs off
             raise ApplicationError(f"MercadoPago {operation}: {type(exc).__name__}", type="MercadoPagoUnavailable") from exc
+        except BaseException:
+            self._breaker.record_failure()  # e.g. an unreadable answer: still a failed call
+            raise
         status, body = result["status"], result["response"]
         business_metrics.mercadopago_call(operation, status, time.perf_counter() - started)
+        if _remote_failure(status):
+            self._breaker.record_failure()
+        else:
+            self._breaker.record_success()
         if 200 <= status < 300:
             return body
         message = f"MercadoPago {operation} answered {status}"

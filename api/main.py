@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 
 from api.cors import SettingsCORSMiddleware
-from api.errors import install_error_handlers
+from api.errors import ERROR_RESPONSES, install_error_handlers
 from api.inbox import WebhookInbox
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.routers import checkout, checkouts, health, payments, plans, subscriptions, webhooks
@@ -36,7 +36,7 @@ class StartupError(Exception):
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    app = FastAPI(title="paysaga", version="0.1.0", lifespan=_lifespan(settings))
+    app = FastAPI(title="paysaga", version="0.1.0", lifespan=_lifespan(settings), responses=ERROR_RESPONSES)
     app.state.metrics = ApiMetrics()
     for module in (plans, checkout, payments, checkouts, subscriptions, webhooks, health):
         app.include_router(module.router)
@@ -56,7 +56,8 @@ def _lifespan(given: Settings | None):
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             settings = given or _load_settings()
-            configure_logging(settings)
+            if given is None:  # the process's own settings (an app built with given settings is a test's)
+                configure_logging(settings)
             catalogue = _load_catalogue(settings)
             engine = _create_engine(settings)
             # lazy: the API starts, serves reads and answers 503 on writes while Temporal is down

@@ -33,6 +33,8 @@ def verify_signature(
         WebhookSignatureValidator.validate(x_signature, x_request_id, data_id, secret)
     except InvalidWebhookSignatureError as exc:
         raise SignatureRejected(exc.reason.value) from None
+    except (ValueError, UnicodeError):  # e.g. text that cannot be encoded into the manifest
+        raise SignatureRejected("MalformedSignatureHeader") from None
     if tolerance_seconds > 0:
         sent_at = signature_seconds(x_signature or "")
         if sent_at is None or abs(now() - sent_at) > tolerance_seconds:
@@ -43,7 +45,9 @@ def signature_seconds(x_signature: str) -> float | None:
     """The `ts` of an `x-signature` header in seconds, whichever unit it was sent in."""
     for part in x_signature.split(","):
         key, _, value = part.partition("=")
-        if key.strip().lower() == "ts" and value.strip().isdigit():
-            ts = int(value.strip())
+        value = value.strip()
+        # ASCII digits only: "²".isdigit() holds, but int("²") raises
+        if key.strip().lower() == "ts" and value.isascii() and value.isdigit():
+            ts = int(value)
             return ts / 1000 if ts > _MILLISECONDS_FROM else float(ts)
     return None

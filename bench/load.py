@@ -56,6 +56,16 @@ class Sample:
             self.errors[_kind(outcome)] += 1
 
 
+def merged(samples: list["Sample"]) -> "Sample":
+    """One sample out of several slices of the same measurement."""
+    whole = Sample()
+    for part in samples:
+        whole.latencies += part.latencies
+        whole.errors += part.errors
+        whole.elapsed += part.elapsed
+    return whole
+
+
 def _kind(error: BaseException) -> str:
     text = str(error)
     return f"{type(error).__name__}: {text[:80]}" if text else type(error).__name__
@@ -70,16 +80,21 @@ async def _timed(operation: Operation, index: int, due: float, sample: Sample) -
         sample.record(due, None)
 
 
-async def closed_loop(operation: Operation, *, concurrency: int, duration: float, first_index: int = 0) -> Sample:
-    """`concurrency` callers, each starting its next operation as soon as the last one ended."""
+async def closed_loop(operation: Operation, *, concurrency: int, duration: float = float("inf"),
+                      count: int | None = None, first_index: int = 0) -> Sample:
+    """`concurrency` callers, each starting its next operation as soon as the last one ended,
+    for `duration` seconds or `count` operations, whichever comes first."""
     sample = Sample()
-    counter = iter(range(first_index, first_index + 10**9))
+    indexes = iter(range(first_index, first_index + (count if count is not None else 10**12)))
     begin = time.perf_counter()
     deadline = begin + duration
 
     async def caller() -> None:
         while time.perf_counter() < deadline:
-            await _timed(operation, next(counter), time.perf_counter(), sample)
+            index = next(indexes, None)
+            if index is None:
+                return
+            await _timed(operation, index, time.perf_counter(), sample)
 
     await asyncio.gather(*(caller() for _ in range(concurrency)))
     sample.elapsed = time.perf_counter() - begin

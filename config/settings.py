@@ -47,8 +47,15 @@ class Settings(BaseSettings):
     mercadopago_pending_url: str | None = None
     # seconds the SDK waits for MercadoPago before an activity attempt fails
     mercadopago_timeout_seconds: float = 10.0
-    # how far a webhook's `ts` may be from now; older deliveries are replays
-    webhook_tolerance_seconds: int = 0
+    # how far a webhook's `ts` may be from now; older deliveries are replays (0: no check)
+    webhook_tolerance_seconds: int = Field(default=300, ge=0)
+    # unsigned IPN hints accepted per minute, from one source address and in all (429 beyond)
+    ipn_rate_limit_per_ip: int = Field(default=120, ge=1)
+    ipn_rate_limit_global: int = Field(default=1200, ge=1)
+    # the MercadoPago circuit breaker: open after this many consecutive failures (0: never),
+    # fail fast while open, let one trial call through after the cool-down
+    mercadopago_breaker_failures: int = Field(default=5, ge=0)
+    mercadopago_breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
 
     auth_jwt_secret: str | None = None
 
@@ -86,7 +93,13 @@ class Settings(BaseSettings):
     # browser origins allowed to call the API (comma-separated `CORS_ORIGINS`); empty: none
     cors_origins: str = ""
 
-    @field_validator("checkout_deadline", "payment_router_idle")
+    # retention: webhook inbox rows are deleted after RETENTION_DAYS, audit rows after the longer
+    # AUDIT_RETENTION_DAYS; the purge runs every RETENTION_INTERVAL (a Temporal Schedule)
+    retention_days: int = Field(default=90, ge=1)
+    audit_retention_days: int = Field(default=5 * 365, ge=1)
+    retention_interval: str = "P1D"
+
+    @field_validator("checkout_deadline", "payment_router_idle", "retention_interval")
     @classmethod
     def _iso_duration(cls, value: str) -> str:
         parse_duration(value)
@@ -126,6 +139,10 @@ class Settings(BaseSettings):
     @property
     def checkout_deadline_delta(self) -> timedelta:
         return parse_duration(self.checkout_deadline)
+
+    @property
+    def retention_interval_delta(self) -> timedelta:
+        return parse_duration(self.retention_interval)
 
     @property
     def payment_router_idle_delta(self) -> timedelta:
@@ -177,6 +194,26 @@ class Settings(BaseSettings):
             raise ConfigurationError("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together")
         if self.event_webhook_url_list and not self.event_webhook_secret:
             raise ConfigurationError("EVENT_WEBHOOK_SECRET is required when EVENT_WEBHOOK_URLS is set and APP_ENV=production")
+        self._check_production_hardening()
+
+    def _check_production_hardening(self) -> None:
+        """Values that work, but are unsafe with real money and real users."""
+        if self.mercadopago_webhook_secret == DEV_WEBHOOK_SECRET:
+            raise ConfigurationError("MERCADOPAGO_WEBHOOK_SECRET is the development default; set the application's secret signature")
+        if self.auth_jwt_secret == DEV_JWT_SECRET:
+            raise ConfigurationError("AUTH_JWT_SECRET is the development default; set a secret of your own")
+        if self.event_webhook_secret == DEV_EVENT_SECRET:
+            raise ConfigurationError("EVENT_WEBHOOK_SECRET is the development default; set a secret of your own")
+        if self.webhook_tolerance_seconds == 0:
+            raise ConfigurationError("WEBHOOK_TOLERANCE_SECONDS must be above 0 when APP_ENV=production (replays of old deliveries)")
+        if not self.mercadopago_api_base_url.startswith("https://"):
+            raise ConfigurationError("MERCADOPAGO_API_BASE_URL must be https:// when APP_ENV=production")
+        for origin in self.cors_origin_list + self.temporal_ui_origin_list:
+            if origin == "*" or origin.startswith("http://"):
+                name = "CORS_ORIGINS" if origin in self.cors_origin_list else "TEMPORAL_UI_ORIGIN"
+                raise ConfigurationError(f"{name} must list https:// origins (no '*', no http://) when APP_ENV=production")
+        if self.audit_retention_days < self.retention_days:
+            raise ConfigurationError("AUDIT_RETENTION_DAYS must not be shorter than RETENTION_DAYS")
 
 
 def load_settings() -> Settings:

@@ -1,7 +1,8 @@
-"""Kicking users' EventDeliveryWorkflows (signal-with-start) from the worker and the API.
+"""Kicking users' EventDeliveryWorkflows (signal-with-start) from the worker and the API, and
+the sweep Schedule that starts them where a kick was lost.
 
 A kick only says "look at the outbox again", so kicking too often is harmless and a lost kick
-is made good by the sweep; no caller ever fails because of one.
+only delays delivery; no caller ever fails because of one.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from temporalio.client import (
     ScheduleSpec,
     ScheduleUpdate,
 )
+from temporalio.common import WorkflowIDConflictPolicy
 
 from config.settings import Settings
 from domain.durations import parse_duration
@@ -60,6 +62,14 @@ class EventKicker:
 
     async def kick(self, user_ids: Iterable[int]) -> None:
         """Signal-with-start each user's delivery workflow; raises when Temporal cannot be reached."""
+        await self._start_each(user_ids, start_signal="kick")
+
+    async def ensure_running(self, user_ids: Iterable[int]) -> None:
+        """Start a delivery workflow for each user that has none running; a running one is left
+        alone (it reads the outbox before it ends), so the sweep adds nothing to its history."""
+        await self._start_each(user_ids, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
+
+    async def _start_each(self, user_ids: Iterable[int], **how) -> None:
         if not self.enabled:
             return
         limit = asyncio.Semaphore(_CONCURRENCY)
@@ -71,8 +81,8 @@ class EventKicker:
                     EventDeliveryInput(user_id=user_id, policy=self._policy, idle_seconds=self._idle_seconds),
                     id=event_delivery_workflow_id(user_id),
                     task_queue=self._task_queue,
-                    start_signal="kick",
                     search_attributes=subscription_search_attributes(user_id),
+                    **how,
                 )
 
         await asyncio.gather(*(one(user_id) for user_id in sorted(set(user_ids))))

@@ -27,6 +27,7 @@ router = APIRouter(dependencies=[Depends(require_token)], default_response_class
 
 async def injected_fault(request: Request, operation: str) -> None:
     """Apply an armed `fail` knob: wait its delay (a timeout, seen from the SDK), then fail."""
+    sandbox(request).calls[operation] += 1
     fault = sandbox(request).knobs.take_fault(operation)
     if fault is None:
         return

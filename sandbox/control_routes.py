@@ -68,6 +68,12 @@ async def deliveries(request: Request, payment_id: int | None = None, kind: str 
     return MPJSONResponse(sandbox(request).store.deliveries(payment_id, kind))
 
 
+@router.get("/calls")
+async def calls(request: Request):
+    """How many API calls arrived per operation (`create_preference`, `get_payment`, ...)."""
+    return MPJSONResponse(dict(sandbox(request).calls))
+
+
 @router.get("/knobs")
 async def get_knobs(request: Request):
     return MPJSONResponse(sandbox(request).knobs.as_dict())
@@ -92,4 +98,5 @@ async def reset(request: Request):
     if body.get("all"):
         await sb.notifier.cancel_pending()
         sb.store.clear()
+        sb.calls.clear()
     return MPJSONResponse({"knobs": sb.knobs.as_dict(), "cleared": bool(body.get("all"))})

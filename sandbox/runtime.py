@@ -2,6 +2,7 @@
 steps more than one route takes (reading JSON, idempotent answers, paying a preference)."""
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Callable
@@ -22,6 +23,8 @@ class Sandbox:
     store: Store = field(default_factory=Store)
     knobs: KnobBoard = field(default_factory=KnobBoard)
     notifier: Notifier = field(init=False)
+    # API calls received per operation, failed ones included (tests measure retry pressure)
+    calls: Counter = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
         self.notifier = Notifier(self.config, self.store, self.knobs)

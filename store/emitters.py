@@ -7,6 +7,7 @@ nothing was emitted (no change, a repeat, or a payment that belongs to no user o
 """
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,6 +26,8 @@ from domain.statuses import CheckoutStatus, PaymentStatus
 from store.models import CheckoutRow, PaymentRow
 from store.outbox import record_event
 from workflows.messages import SubscriptionRecord
+
+log = logging.getLogger("paysaga.events")
 
 
 async def payment_status_changed(session: AsyncSession, row: PaymentRow, previous: PaymentStatus | None,
@@ -75,9 +78,11 @@ async def subscription_changed(session: AsyncSession, record: SubscriptionRecord
     """Only for a write that was applied (not a stale or retried version)."""
     if record.event is None:
         return None
+    if record.event not in SUBSCRIPTION_EVENTS:
+        # a workflow naming something other systems are not told about: the change still commits
+        log.warning("not an event other systems are told about: %r (user %s)", record.event, record.user_id)
+        return None
     event = EventType(record.event)
-    if event not in SUBSCRIPTION_EVENTS:
-        raise ValueError(f"{event} is not a subscription event")
     data = {
         "userId": record.user_id,
         "planId": record.plan_id,

@@ -140,7 +140,10 @@ def secrets_of(settings) -> list[str | None]:
 
 
 def configure_logging(settings=None, *, level: str | None = None) -> None:
-    """JSON lines on stderr for the whole process; safe to call again (the handler is reused)."""
+    """JSON lines on stderr for the whole process; safe to call again (the handler is reused).
+
+    Without settings or a level, the root logger's level is left as it is (loggers that set
+    their own, like uvicorn's, still come through)."""
     import temporalio.activity
     import temporalio.workflow
 
@@ -153,7 +156,9 @@ def configure_logging(settings=None, *, level: str | None = None) -> None:
     for old in list(handler.filters):
         handler.removeFilter(old)
     handler.addFilter(RedactingFilter(secrets_of(settings) if settings is not None else ()))
-    root.setLevel((level or getattr(settings, "log_level", None) or "INFO").upper())
+    level = level or getattr(settings, "log_level", None)
+    if level:
+        root.setLevel(level.upper())
     logging.captureWarnings(True)  # Python warnings become JSON lines too
     # uvicorn writes its own text lines; route them through the JSON handler instead
     for name in ("uvicorn", "uvicorn.access"):

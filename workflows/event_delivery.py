@@ -5,8 +5,9 @@ to every configured endpoint, each endpoint retried with backoff (activity retri
 outage adds nothing to the history) until the policy's window closes. Then the event is
 PARKED and the user's later events wait behind it, keeping the order, until an operator
 redelivers it; other users are unaffected. The workflow reads what to send from the outbox
-itself, so a kick only says "look again": a lost kick is made good by the sweep, which a
-Schedule runs every EVENT_SWEEP_INTERVAL to kick every user with pending events.
+itself, so a kick only says "look again". A lost kick only delays: a running workflow reads the
+outbox once more before it ends idle, and the sweep (a Schedule, every EVENT_SWEEP_INTERVAL)
+starts one for every user with pending events that has none running.
 """
 from __future__ import annotations
 
@@ -67,6 +68,7 @@ class EventDeliveryWorkflow:
     @workflow.run
     async def run(self, input: EventDeliveryInput) -> None:
         delivered = 0
+        idle_expired = False
         while True:
             self._kicks = 0  # a kick from here on means: look again after this batch
             batch = await workflow.execute_local_activity(
@@ -85,11 +87,15 @@ class EventDeliveryWorkflow:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(input)
             if progressed:
+                idle_expired = False
                 continue  # there may be more than one batch
+            if idle_expired:
+                return  # idle, and the outbox read once more after the wait: no lost kick strands an event
             try:
                 await workflow.wait_condition(lambda: self._kicks > 0, timeout=timedelta(seconds=input.idle_seconds))
+                idle_expired = False
             except asyncio.TimeoutError:
-                return  # idle: the next kick (or sweep) starts a fresh run
+                idle_expired = True
 
     async def _deliver(self, event_id: int, endpoints: list[str], policy: DeliveryPolicy) -> bool:
         """Every endpoint acknowledges the event, or it is parked. True when delivered."""
@@ -115,7 +121,7 @@ class EventDeliveryWorkflow:
 
 @workflow.defn
 class EventSweepWorkflow:
-    """Run by a Schedule: kick every user whose events wait, whatever kick was lost."""
+    """Run by a Schedule: a delivery workflow for every user whose events wait, whatever kick was lost."""
 
     @workflow.run
     async def run(self) -> int:

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from api.deps import get_metrics, get_settings, get_temporal
 from api.errors import error_body
 from api.inbox import InboxEntry
+from api.rate_limit import IpnRateLimiter
 from api.temporal_calls import bounded
 from api.webhook_signature import SignatureRejected, verify_signature
 from workflows.ids import payment_workflow_id
@@ -83,6 +84,12 @@ async def mercadopago_notification(request: Request) -> JSONResponse:
 
 async def _handle(request: Request, delivery: Delivery, entry: InboxEntry) -> JSONResponse:
     settings = get_settings(request)
+    if not delivery.signed_form:
+        wait = _ipn_limiter(request).admit(request.client.host if request.client else "unknown")
+        if wait is not None:
+            entry.outcome, entry.detail = "rate_limited", "unsigned IPN hints over their rate limit"
+            return _error(429, "rate_limited", "too many unsigned notifications; retry later",
+                          headers={"Retry-After": str(max(1, round(wait)))})
     try:
         body = await _read_body(request)
     except BodyTooLarge:
@@ -177,6 +184,17 @@ def _action(body: bytes) -> str | None:
         return None
     action = parsed.get("action") if isinstance(parsed, dict) else None
     return action[:64] if isinstance(action, str) else None
+
+
+def _ipn_limiter(request: Request) -> IpnRateLimiter:
+    """One limiter per app, built from the settings on first use."""
+    state = request.app.state
+    limiter = getattr(state, "ipn_rate_limiter", None)
+    if limiter is None:
+        settings = get_settings(request)
+        limiter = state.ipn_rate_limiter = IpnRateLimiter(settings.ipn_rate_limit_per_ip,
+                                                          settings.ipn_rate_limit_global)
+    return limiter
 
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

@@ -149,3 +149,8 @@ async def test_occurred_at_is_when_the_change_was_recorded(sessions, store):
     await store.save_payment(builders.payment(P.APPROVED))
     [event] = await events(sessions)
     assert event.occurred_at - builders.T0 > timedelta(days=1)  # now, not MercadoPago's approval time
+
+
+async def test_an_unknown_subscription_event_name_still_saves_the_change(sessions, store):
+    await store.save_subscription(named(builders.subscription(1), "subscription.teleported"))
+    assert await events(sessions) == []

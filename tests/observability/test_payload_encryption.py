@@ -3,6 +3,7 @@ raw from the server holds no payer e-mail and no readable payload; the API's cod
 (the Temporal UI's decoder) gives the payloads back to an admin, old keys included."""
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 
@@ -18,8 +19,16 @@ from config.payload_codec import ENCODING, KEY_ID_METADATA, AesGcmCodec, parse_k
 from tests.observability.observed import CURRENT_KEY, OLD_KEY, UI_ORIGIN
 from tests.support.stack import token
 
-# Search attributes must stay readable (the server indexes them); headers carry only trace context.
+# Readable by design: search attributes (the server indexes them), headers (trace context only),
+# and the SDK's own marker bookkeeping (a local activity's sequence and times, a patch's id);
+# a marker's `result` is a local activity's result, ours, and is encrypted.
 UNENCRYPTED_BY_DESIGN = ("search_attributes", "header")
+
+
+def encrypted_by_us(where: str) -> bool:
+    if any(part in where for part in UNENCRYPTED_BY_DESIGN):
+        return False
+    return "marker_recorded_event_attributes.details[" not in where or "details[result]" in where
 
 
 async def raw_history(address: str, workflow_id: str) -> History:
@@ -45,7 +54,7 @@ def payloads_in(message: Message, path: str = "") -> list[tuple[str, Payload]]:
             continue
         if field.message_type.GetOptions().map_entry:
             items = [(f"{where}[{key}]", item) for key, item in value.items() if isinstance(item, Message)]
-        elif field.label == field.LABEL_REPEATED:
+        elif field.is_repeated:
             items = [(f"{where}[{index}]", item) for index, item in enumerate(value)]
         else:
             items = [(where, value)]
@@ -70,7 +79,7 @@ async def test_history_at_rest_holds_no_plaintext(observed, purchase):
         assert email not in history.SerializeToString(), f"payer e-mail in {workflow_id}'s history"
         checked = 0
         for where, payload in payloads_in(history):
-            if any(part in where for part in UNENCRYPTED_BY_DESIGN):
+            if not encrypted_by_us(where):
                 continue
             checked += 1
             assert payload.metadata.get("encoding") == ENCODING, (workflow_id, where, payload.metadata)
@@ -124,3 +133,19 @@ async def test_codec_server_is_for_admins_and_the_ui_origin_only(observed):
         assert "x-namespace" in allowed.headers["access-control-allow-headers"].lower()
         stranger = await client.options("/codec/decode", headers={**preflight, "Origin": "https://evil.test"})
         assert "access-control-allow-origin" not in stranger.headers
+
+
+async def test_the_temporal_cli_reads_the_history_through_the_codec_server(observed, purchase):
+    from devstack.stack import temporal_binary
+
+    workflow_id = f"checkout-{purchase.checkout['checkoutId']}"
+    argv = [temporal_binary(), "workflow", "show", "--workflow-id", workflow_id, "--output", "json",
+            "--address", observed.config.temporal_address, "--codec-endpoint", f"{observed.config.api_url}/codec",
+            "--codec-auth", admin()["Authorization"]]
+    process = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    shown, errors = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 0, errors.decode()
+    started = json.loads(shown)["events"][0]["workflowExecutionStartedEventAttributes"]
+    [decoded] = started["input"]["payloads"]
+    assert base64.b64decode(decoded["metadata"]["encoding"]) == b"json/plain"
+    assert json.loads(base64.b64decode(decoded["data"]))["external_reference"] == purchase.checkout["externalReference"]

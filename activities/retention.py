@@ -1,0 +1,44 @@
+"""Retention of the read model: the only code that deletes webhook inbox and audit rows.
+
+Rows older than the configured periods are deleted in batches, oldest first. This is the one
+place allowed to delete audit rows (a test scans the code for any other UPDATE or DELETE of
+the audit log); nothing anywhere updates them.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+
+from store.models import AuditRow, WebhookEventRow, utcnow
+from workflows.retention_messages import PurgeBatch, PurgeResult
+
+
+class RetentionActivities:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, inbox_days: int, audit_days: int) -> None:
+        self._sessions = sessions
+        self._inbox_days = inbox_days
+        self._audit_days = audit_days
+
+    @activity.defn(name="retention.purge_inbox")
+    async def purge_inbox(self, batch: PurgeBatch) -> PurgeResult:
+        return await self._purge(WebhookEventRow, WebhookEventRow.received_at, self._inbox_days, batch.limit)
+
+    @activity.defn(name="retention.purge_audit")
+    async def purge_audit(self, batch: PurgeBatch) -> PurgeResult:
+        return await self._purge(AuditRow, AuditRow.occurred_at, self._audit_days, batch.limit)
+
+    async def _purge(self, model, moment, days: int, limit: int) -> PurgeResult:
+        cutoff = utcnow() - timedelta(days=days)
+        async with self._sessions() as session, session.begin():
+            # ids first, then delete by id: a bounded batch on PostgreSQL and SQLite alike
+            ids = (await session.scalars(
+                select(model.id).where(moment < cutoff).order_by(moment, model.id).limit(limit))).all()
+            if ids:
+                await session.execute(delete(model).where(model.id.in_(ids)).execution_options(synchronize_session=False))
+        return PurgeResult(deleted=len(ids), more=len(ids) == limit)
+
+    def all(self) -> list:
+        return [self.purge_inbox, self.purge_audit]

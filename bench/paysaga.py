@@ -1,0 +1,124 @@
+"""What the load does to paysaga: MercadoPago's signed webhooks, buyers' checkouts, subscriptions."""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import random
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import jwt
+from temporalio.client import Client
+
+from activities.subscriptions import SubscriptionActivities
+from bench.http import ConnectionPool
+from config.settings import DEV_JWT_SECRET
+from sandbox.signing import signature_header
+from workflows.checkout import CheckoutWorkflow
+from workflows.ids import checkout_workflow_id
+from workflows.messages import ApplyPayment, PlanSnapshot
+
+WEBHOOK_PATH = "/api/webhooks/mercadopago"
+SAGA_TIMEOUT_SECONDS = 60.0
+PLAN = PlanSnapshot(id=1, code="BASIC", name="Plan BASIC", price=Decimal("9.99"), currency="ARS",
+                    billing_cycle="monthly")
+
+
+class Refused(Exception):
+    pass
+
+
+class Paysaga:
+    def __init__(self, api_url: str, sandbox_url: str, client: Client, webhook_secret: str, task_queue: str) -> None:
+        self.api = ConnectionPool(api_url)
+        self.sandbox = ConnectionPool(sandbox_url)
+        self._client = client
+        self._secret = webhook_secret
+        self._task_queue = task_queue
+        # ids nobody else uses: payment ids the sandbox never issued, users no test has
+        self._payment_ids = itertools.count(random.randint(10**14, 9 * 10**14))
+        self._users = itertools.count(random.randint(10**8, 9 * 10**8))
+        self._tokens: dict[int, str] = {}
+        self._subscriptions = SubscriptionActivities(client, task_queue, continue_as_new_after=500)
+        self.last_payment_id: str | None = None  # a real payment, for duplicate bursts
+
+    # --- MercadoPago's side ----------------------------------------------------------------
+
+    async def webhook(self, _index: int, payment_id: str | None = None) -> None:
+        """One signed `payment.updated` webhook, as MercadoPago sends it; 200 "accepted" or an error.
+
+        Without `payment_id` each names a payment id never seen before: its routing workflow
+        reads it back (the sandbox answers 404), records that and ends, as the floor's
+        workflow runs one activity and ends.
+        """
+        payment_id = payment_id or str(next(self._payment_ids))
+        request_id = str(uuid.uuid4())
+        body = json.dumps({
+            "action": "payment.updated", "api_version": "v1", "data": {"id": payment_id},
+            "date_created": datetime.now(timezone.utc).isoformat(), "id": random.randint(10**10, 10**11),
+            "live_mode": False, "type": "payment", "user_id": "123456789",
+        }, separators=(",", ":")).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "x-request-id": request_id,
+            "x-signature": signature_header(self._secret, payment_id, request_id, int(time.time() * 1000)),
+        }
+        status, answer = await self.api.request("POST", f"{WEBHOOK_PATH}?data.id={payment_id}&type=payment", body, headers)
+        if status != 200 or b'"accepted"' not in answer:
+            raise Refused(f"webhook answered {status}: {answer[:120]!r}")
+
+    # --- the buyer's side ------------------------------------------------------------------
+
+    def _headers(self, user_id: int) -> dict[str, str]:
+        token = self._tokens.get(user_id)
+        if token is None:
+            claims = {"sub": str(user_id), "exp": datetime.now(timezone.utc) + timedelta(hours=6)}
+            token = self._tokens[user_id] = jwt.encode(claims, DEV_JWT_SECRET, algorithm="HS256")
+        return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    async def open_checkout(self, _index: int = 0, user_id: int | None = None) -> dict:
+        """POST /api/payments/checkout as a new user: the answer carries the preference."""
+        user_id = user_id or next(self._users)
+        body = json.dumps({"userId": user_id, "planId": PLAN.id}).encode()
+        status, answer = await self.api.request("POST", "/api/payments/checkout", body, self._headers(user_id))
+        if status != 201:
+            raise Refused(f"checkout answered {status}: {answer[:120]!r}")
+        return {**json.loads(answer), "userId": user_id}
+
+    async def saga(self, _index: int) -> None:
+        """A whole purchase: checkout, the buyer pays on the sandbox, the subscription is ACTIVE."""
+        checkout = await self.open_checkout()
+        paid = json.dumps({"preference_id": checkout["preferenceId"], "status": "approved"}).encode()
+        status, answer = await self.sandbox.request("POST", "/sandbox/payments", paid, {"Content-Type": "application/json"})
+        if status not in (200, 201):
+            raise Refused(f"sandbox payment answered {status}: {answer[:120]!r}")
+        payment_id = str(json.loads(answer)["id"])
+        # the checkout ends once the payment is applied: wait for that on Temporal (one long poll),
+        # then see the subscription ACTIVE through the API, as the frontend would
+        handle = self._client.get_workflow_handle_for(CheckoutWorkflow.run, checkout_workflow_id(checkout["checkoutId"]))
+        outcome = await asyncio.wait_for(handle.result(), SAGA_TIMEOUT_SECONDS)
+        if str(outcome.status) != "COMPLETED":
+            raise Refused(f"checkout ended {outcome.status}")
+        user_id = checkout["userId"]
+        status, answer = await self.api.request("GET", f"/api/subscriptions/user/{user_id}", b"", self._headers(user_id))
+        if status != 200 or json.loads(answer)["status"] != "ACTIVE":
+            raise Refused(f"subscription answered {status}: {answer[:120]!r}")
+        self.last_payment_id = payment_id
+
+    # --- long-lived workflows (memory) -----------------------------------------------------
+
+    async def activate_subscription(self, _index: int) -> None:
+        """A subscription ACTIVE for a month (a timer), applied as a paid checkout applies it."""
+        view = await self._subscriptions.apply_payment(ApplyPayment(
+            user_id=next(self._users), mercadopago_payment_id=str(next(self._payment_ids)), plan=PLAN,
+            approved_at=datetime.now(timezone.utc),
+        ))
+        if str(view.status) != "ACTIVE":
+            raise Refused(f"subscription is {view.status}")
+
+    def close(self) -> None:
+        self.api.close()
+        self.sandbox.close()

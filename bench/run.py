@@ -1,0 +1,251 @@
+"""One benchmark run against one running stack: the floor first, then paysaga under the same load."""
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import time
+from dataclasses import dataclass, field
+
+from temporalio.client import Client
+
+from bench.floor import Floor
+from bench.load import Sample, closed_loop, fixed_rate, merged
+from bench.machine import cpu_seconds, loaded_libraries, resident_mb
+from bench.paysaga import Paysaga
+from bench.stack import BenchStack
+from config.temporal import connect_temporal
+from config.settings import Settings
+
+PHASES = ("floor", "webhooks", "rates", "sagas", "burst", "memory")
+
+
+@dataclass
+class Options:
+    concurrency: int = 20          # requests in flight: raw signal-with-start vs webhooks
+    saga_concurrency: int = 10     # sagas in flight, and the floor's completed workflows
+    loop_seconds: float = 30.0     # each closed-loop comparison
+    rates: tuple[int, ...] = (50, 100, 200, 400)
+    rate_seconds: float = 30.0     # each fixed rate
+    saga_seconds: float = 60.0     # sustained end-to-end sagas
+    low_load_sagas: int = 30       # one at a time: checkout→ACTIVE at low load
+    burst: int = 2000              # duplicate webhooks in the burst
+    burst_concurrency: int = 50
+    open_workflows: int = 10_000   # open checkouts, and as many active subscriptions
+    slices: int = 3                # comparisons alternate floor and paysaga this many times
+    phases: tuple[str, ...] = PHASES
+
+
+@dataclass
+class BackendResult:
+    backend: str
+    floor: dict[str, Sample] = field(default_factory=dict)
+    webhooks: dict[str, Sample] = field(default_factory=dict)
+    rates: list[tuple[int, Sample, Sample]] = field(default_factory=list)  # rate, raw, webhook
+    sagas: dict[str, Sample] = field(default_factory=dict)
+    burst: dict[str, Sample] = field(default_factory=dict)
+    memory: dict[str, float] = field(default_factory=dict)
+    api_libraries: dict[str, bool] = field(default_factory=dict)
+    catch_up: dict[str, float] = field(default_factory=dict)  # seconds workers needed after the load stopped
+    # CPU seconds by process while measuring (catching up included), and the operations done:
+    # {measurement: {"operations": n, process: seconds}}
+    cpu: dict[str, dict[str, float]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def log(message: str) -> None:
+    print(f"  [{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+async def measure(running: BenchStack, options: Options) -> BackendResult:
+    started = time.monotonic()
+    result = BackendResult(running.backend)
+    config = running.config
+    settings = Settings(temporal_address=config.temporal_address)
+    client = await connect_temporal(settings)
+    floor = Floor(await Client.connect(config.temporal_address), run_id=secrets.token_hex(3))
+    paysaga = Paysaga(config.api_url, config.sandbox_url, client, config.webhook_secret, settings.temporal_task_queue)
+    result.api_libraries = loaded_libraries(running.pid("api"), ("uvloop", "httptools"))
+    pids = {name: running.pid(name) for name in ("temporal", "api", "worker", "sandbox")}
+    pids["floor worker"] = running.floor_worker.process.pid
+    pids["bench"] = os.getpid()
+    ctx = _Context(floor, paysaga, client, options, result, pids)
+    try:
+        log("warming up")
+        await closed_loop(floor.complete, concurrency=5, count=20, first_index=10**6)
+        await closed_loop(paysaga.webhook, concurrency=5, count=50)
+        await closed_loop(paysaga.saga, concurrency=2, count=4)
+
+        if "floor" in options.phases:
+            await _floor(ctx)
+        if "webhooks" in options.phases:
+            await _webhooks(ctx)
+        if "rates" in options.phases:
+            await _rates(ctx)
+        if "sagas" in options.phases:
+            await _sagas(ctx)
+        if "burst" in options.phases:
+            await _burst(ctx)
+        if "memory" in options.phases:
+            await _memory(running, ctx)
+    finally:
+        paysaga.close()
+    result.seconds = time.monotonic() - started
+    return result
+
+
+@dataclass
+class _Context:
+    floor: Floor
+    paysaga: Paysaga
+    client: Client
+    options: Options
+    result: BackendResult
+    pids: dict[str, int]
+
+    def cpu(self) -> dict[str, float]:
+        return {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+
+    def charge(self, label: str, before: dict[str, float], operations: int) -> None:
+        """Add the CPU each process spent since `before` to the measurement's account."""
+        account = self.result.cpu.setdefault(label, {"operations": 0.0})
+        account["operations"] += operations
+        for name, now in self.cpu().items():
+            account[name] = account.get(name, 0.0) + now - before[name]
+
+    async def quiet(self, workflow_type: str, baseline: int = 0, timeout: float = 600.0) -> float:
+        """Wait until no more than `baseline` workflows of this type run: the workers caught up."""
+        query = f"WorkflowType = '{workflow_type}' AND ExecutionStatus = 'Running'"
+        begin = time.perf_counter()
+        while (await self.client.count_workflows(query)).count > baseline:
+            if time.perf_counter() - begin > timeout:
+                log(f"  {workflow_type}: still running after {timeout:.0f} s; going on")
+                break
+            await asyncio.sleep(0.2)
+        return time.perf_counter() - begin
+
+    async def running(self, workflow_type: str) -> int:
+        query = f"WorkflowType = '{workflow_type}' AND ExecutionStatus = 'Running'"
+        return (await self.client.count_workflows(query)).count
+
+    async def alternate(self, label: str, measure_slice, *, slices: int) -> tuple[Sample, Sample]:
+        """The floor's raw signal-with-start and paysaga's webhooks, in alternating slices (the
+        machine's other load then weighs on both alike), each followed by its workers catching up."""
+        baseline = await self.running("PaymentWorkflow")
+        raw_parts, webhook_parts = [], []
+        for _ in range(slices):
+            before = self.cpu()
+            raw_parts.append(await measure_slice(self.floor.signal_with_start))
+            self._caught_up(f"{label} raw", await self.quiet("BenchFloor"))
+            self.charge(f"{label} raw", before, raw_parts[-1].ok)
+            before = self.cpu()
+            webhook_parts.append(await measure_slice(self.paysaga.webhook))
+            self._caught_up(f"{label} webhooks", await self.quiet("PaymentWorkflow", baseline))
+            self.charge(f"{label} webhooks", before, webhook_parts[-1].ok)
+        raw, webhook = merged(raw_parts), merged(webhook_parts)
+        log(f"  raw: {_summary(raw)}")
+        log(f"  webhooks: {_summary(webhook)}")
+        return raw, webhook
+
+    def _caught_up(self, label: str, seconds: float) -> None:
+        self.result.catch_up[label] = self.result.catch_up.get(label, 0.0) + seconds
+
+
+def _summary(sample: Sample) -> str:
+    return (f"{sample.ok} ok, {sample.error_count} errors, {sample.rate:.1f}/s, "
+            f"p50 {sample.p50 * 1000:.1f} ms, p99 {sample.p99 * 1000:.1f} ms")
+
+
+async def _floor(ctx: _Context) -> None:
+    floor, options, result = ctx.floor, ctx.options, ctx.result
+    c = options.concurrency
+    log(f"floor: starts, {c} in flight, {options.loop_seconds:.0f} s")
+    result.floor["start"] = await closed_loop(floor.start, concurrency=c, duration=options.loop_seconds)
+    log(f"  {_summary(result.floor['start'])}")
+    log(f"floor: signalling the {len(floor.started)} started workflows, {c} in flight")
+    result.floor["signal"] = await closed_loop(floor.signal, concurrency=c, count=len(floor.started))
+    log(f"  {_summary(result.floor['signal'])}")
+    await ctx.quiet("BenchFloor")
+    log(f"floor: whole workflows (signal-with-start → activity → end), {options.saga_concurrency} in flight")
+    before = ctx.cpu()
+    result.floor["complete"] = await closed_loop(floor.complete, concurrency=options.saga_concurrency,
+                                                 duration=options.loop_seconds)
+    ctx.charge("floor workflow", before, result.floor["complete"].ok)
+    log(f"  {_summary(result.floor['complete'])}")
+
+
+async def _webhooks(ctx: _Context) -> None:
+    options = ctx.options
+    c, seconds = options.concurrency, options.loop_seconds / options.slices
+    log(f"raw signal-with-start vs webhooks, {c} in flight, {options.loop_seconds:.0f} s each")
+    raw, webhook = await ctx.alternate(
+        "closed loop", lambda op: closed_loop(op, concurrency=c, duration=seconds), slices=options.slices)
+    ctx.result.webhooks.update(raw=raw, webhook=webhook)
+
+
+async def _rates(ctx: _Context) -> None:
+    options = ctx.options
+    seconds = options.rate_seconds / options.slices
+    for rate in options.rates:
+        log(f"{rate}/s for {options.rate_seconds:.0f} s each: raw signal-with-start vs webhooks")
+        raw, webhook = await ctx.alternate(
+            f"{rate}/s", lambda op: fixed_rate(op, rate=rate, duration=seconds), slices=options.slices)
+        ctx.result.rates.append((rate, raw, webhook))
+
+
+async def _sagas(ctx: _Context) -> None:
+    paysaga, options, result = ctx.paysaga, ctx.options, ctx.result
+    log(f"sagas one at a time ({options.low_load_sagas})")
+    result.sagas["low"] = await closed_loop(paysaga.saga, concurrency=1, count=options.low_load_sagas)
+    log(f"  {_summary(result.sagas['low'])}")
+    log(f"sagas, {options.saga_concurrency} in flight, {options.saga_seconds:.0f} s")
+    before = ctx.cpu()
+    result.sagas["sustained"] = await closed_loop(paysaga.saga, concurrency=options.saga_concurrency,
+                                                  duration=options.saga_seconds)
+    ctx.charge("saga", before, result.sagas["sustained"].ok)
+    log(f"  {_summary(result.sagas['sustained'])}")
+
+
+async def _burst(ctx: _Context) -> None:
+    paysaga, options, result = ctx.paysaga, ctx.options, ctx.result
+    if paysaga.last_payment_id is None:
+        await paysaga.saga(0)
+    payment_id = paysaga.last_payment_id
+    log(f"burst: {options.burst} duplicate webhooks of payment {payment_id}, {options.burst_concurrency} in flight,"
+        " while new sagas run 2 at a time")
+    burst = asyncio.create_task(closed_loop(lambda i: paysaga.webhook(i, payment_id),
+                                            concurrency=options.burst_concurrency, count=options.burst))
+    parts: list[Sample] = []
+
+    async def buyer() -> None:
+        while not burst.done():
+            parts.append(await closed_loop(paysaga.saga, concurrency=1, count=1))
+
+    begin = time.perf_counter()
+    await asyncio.gather(buyer(), buyer())
+    sagas = merged(parts)
+    sagas.elapsed = time.perf_counter() - begin
+    result.burst["webhooks"] = await burst
+    result.burst["sagas"] = sagas
+    log(f"  burst: {_summary(result.burst['webhooks'])}")
+    log(f"  sagas during the burst: {_summary(sagas)}")
+
+
+async def _memory(running: BenchStack, ctx: _Context) -> None:
+    paysaga, options, result = ctx.paysaga, ctx.options, ctx.result
+    pids = {"worker": running.pid("worker"), "api": running.pid("api"), "temporal": running.pid("temporal")}
+    for name, pid in pids.items():
+        result.memory[f"{name}_before"] = resident_mb(pid)[0]
+    n = options.open_workflows
+    log(f"memory: opening {n} checkouts (awaiting payment), {options.concurrency} in flight")
+    opened = await closed_loop(paysaga.open_checkout, concurrency=options.concurrency, count=n)
+    log(f"  {_summary(opened)}")
+    log(f"memory: activating {n} subscriptions (a timer each), {options.concurrency} in flight")
+    activated = await closed_loop(paysaga.activate_subscription, concurrency=options.concurrency, count=n)
+    log(f"  {_summary(activated)}")
+    result.memory["checkouts_open"] = opened.ok
+    result.memory["subscriptions_active"] = activated.ok
+    for name, pid in pids.items():
+        now, peak = resident_mb(pid)
+        result.memory[f"{name}_after"], result.memory[f"{name}_peak"] = now, peak
+    log("  resident MiB: " + ", ".join(f"{k} {v:.0f}" for k, v in result.memory.items() if "_" in k))

@@ -1,0 +1,97 @@
+"""PostgreSQL unreachable for 20 s in the middle of sagas: webhooks are still accepted (Temporal
+holds them), /readyz says the database is not ok, activities retry, and once it is back every
+payment is applied exactly once.
+
+The machine's PostgreSQL keeps running (others use it): the stack reaches it through a loopback
+proxy whose link is cut. PAYSAGA_DB_OUTAGE_SECONDS sets the outage (20 s).
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from tests.e2e.purchases import ledger, new_checkout, wait_subscription
+from tests.load.burst import send_webhook
+from tests.support.databases import create_postgres_database, drop_postgres_database, skip_unless_postgres
+from tests.support.one_stack import one_backend_stack
+from tests.support.tcp_proxy import TcpProxy
+from tests.support.waiting import eventually
+
+OUTAGE_SECONDS = float(os.environ.get("PAYSAGA_DB_OUTAGE_SECONDS", "20"))
+USERS = range(830_000, 830_010)
+
+
+@pytest.fixture(scope="module")
+def proxy():
+    skip_unless_postgres()
+    database_url = create_postgres_database()
+    target = make_url(database_url)
+    proxy = TcpProxy(target.host, target.port or 5432)
+    proxy.start()
+    try:
+        yield proxy, target.set(port=proxy.port).render_as_string(hide_password=False)
+    finally:
+        proxy.stop()
+        drop_postgres_database(database_url)
+
+
+@pytest.fixture(scope="module")
+def stack(proxy, tmp_path_factory):
+    _, proxied_url = proxy
+    yield from one_backend_stack(tmp_path_factory.mktemp("database-outage"), database_url=proxied_url,
+                                 postgres=True, env={"CHECKOUT_DEADLINE": "PT10M"})
+
+
+async def readiness(stack) -> tuple[int, dict]:
+    async with stack.api() as api:
+        answer = await api.get("/readyz")
+    return answer.status_code, answer.json()
+
+
+async def test_database_unreachable_mid_saga_loses_nothing(stack, proxy, capsys):
+    link, _ = proxy
+    payments = []
+    for user_id in USERS:
+        checkout = await new_checkout(stack, user_id)
+        async with stack.sandbox() as sandbox:
+            paid = await sandbox.post("/sandbox/payments", json={
+                "preference_id": checkout["preferenceId"], "status": "approved", "notify": False})
+        payments.append(str(paid.json()["id"]))
+    assert (await readiness(stack))[0] == 200
+
+    link.cut()
+    started = time.monotonic()
+    try:
+        status, body = await eventually(lambda: _not_ready(stack), timeout=10, what="/readyz reporting the database")
+        assert status == 503 and body["database"] == "unavailable" and body["temporal"] == "ok"
+        assert body["error"] == "not_ready"
+        # MercadoPago's notifications are accepted meanwhile: Temporal holds them, not the database
+        answers = await asyncio.gather(*(send_webhook(stack, payment_id) for payment_id in payments))
+        assert [a.status_code for a in answers] == [200] * len(payments)
+        await asyncio.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - started)))  # the outage itself
+        assert (await readiness(stack))[0] == 503
+    finally:
+        link.restore()
+    back = time.monotonic()
+
+    await eventually(lambda: _ready(stack), timeout=15, what="/readyz ready again")
+    for user_id in USERS:
+        await wait_subscription(stack, user_id, "ACTIVE", timeout=90)
+    for user_id in USERS:
+        assert len(await ledger(stack, user_id)) == 1
+    with capsys.disabled():
+        print(f"\nPostgreSQL cut for {back - started:.0f}s ({link.refused} connections refused): "
+              f"{len(payments)} payments applied once, {time.monotonic() - back:.1f}s after it came back")
+
+
+async def _not_ready(stack):
+    status, body = await readiness(stack)
+    return (status, body) if status == 503 else None
+
+
+async def _ready(stack):
+    return (await readiness(stack))[0] == 200

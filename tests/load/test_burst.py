@@ -1,0 +1,45 @@
+"""The burst: 1,000 checkouts and 5,000 signed webhooks (30% duplicates, in random order) sent
+50 at a time while checkouts keep starting. Every approved payment is applied exactly once,
+nothing answered 200 is lost, nothing answers 500. Figures go to test-artifacts/load/burst.json.
+
+A webhook that could not be handed to Temporal within its time budget is answered 503 (the
+contract's load shedding) and sent again, as MercadoPago does; the figures count them, and
+more than 0.5% fails the test. Scale with PAYSAGA_BURST_CHECKOUTS (five webhooks per checkout).
+"""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.load.burst import Burst
+
+CHECKOUTS = int(os.environ.get("PAYSAGA_BURST_CHECKOUTS", "1000"))
+USERS = list(range(700_000, 700_000 + max(1, CHECKOUTS // 4)))  # four purchases per user
+
+
+@pytest.mark.load
+@pytest.mark.timeout(600)
+async def test_burst_applies_every_approved_payment_exactly_once(stack, capsys):
+    burst = Burst(stack, checkouts=CHECKOUTS, users=USERS, webhooks_per_payment=5, duplicate_share=0.3,
+                  concurrency=50, retry_unavailable=True)
+    result = await burst.run()
+    await burst.wait_applied(timeout=300)
+    figures = burst.report("burst", stack.backend)
+    with capsys.disabled():
+        print(f"\nburst on {stack.backend}: {figures}")
+
+    assert not result.checkout_failures, result.checkout_failures[:5]
+    # a checkout not started within its 10 s answers 503 and is retried with its key; rare
+    assert result.checkout_retries <= 0.02 * CHECKOUTS, result.checkout_retries
+    assert result.sent - result.retries >= 5 * CHECKOUTS
+    assert result.duplicates >= 0.29 * (result.sent - result.retries)
+    assert set(result.statuses) <= {200, 503}, result.statuses  # never a 500, never refused
+    assert result.statuses[503] <= 0.005 * result.sent, result.statuses
+    assert set(result.final.values()) == {200}  # every notification was accepted in the end
+
+    await burst.check_exactly_once()
+    # the inbox recorded every delivery (the shed ones as unavailable)
+    inbox = await burst.inbox_outcomes()
+    assert inbox == {"accepted": result.statuses[200], **({"unavailable": result.statuses[503]}
+                                                          if result.statuses[503] else {})}, inbox
