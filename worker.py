@@ -40,7 +40,7 @@ from store.database import create_engine, create_session_factory
 from store.plans_sync import sync_plans
 from telemetry.log_context import ActivityLogContext
 from telemetry.logs import configure_logging
-from telemetry.tracing import instrument_engine, instrument_requests, setup_tracing, shutdown_tracing
+from telemetry.tracing import instrument_engine, instrument_requests, setup_tracing
 from telemetry.worker_metrics import start_worker_metrics
 from workflows.checkout import CheckoutWorkflow
 from workflows.event_delivery import EventDeliveryWorkflow, EventSweepWorkflow
@@ -175,7 +175,6 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             await stop.wait()
             log.info("stopping: letting in-flight activities finish")
     await engine.dispose()
-    shutdown_tracing()
 
 
 def main() -> None:

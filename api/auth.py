@@ -54,6 +54,8 @@ def decode_token(settings: Settings, token: str) -> Principal:
     subject = claims["sub"]
     if not isinstance(subject, str) or not subject.isascii() or not subject.isdigit():
         raise InvalidToken("sub must be the user id as a string of digits")
+    if int(subject) > 2**63 - 1:  # ids are 64-bit in the database
+        raise InvalidToken("sub is out of range")
     roles = claims.get("roles", [])
     if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
         raise InvalidToken("roles must be a list of strings")

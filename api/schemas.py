@@ -28,8 +28,8 @@ class PlanOut(Body):
 class CheckoutIn(Body):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
-    user_id: int = Field(gt=0)
-    plan_id: int = Field(gt=0)
+    user_id: int = Field(gt=0, le=2**63 - 1)
+    plan_id: int = Field(gt=0, le=2**31 - 1)
 
 
 class CheckoutCreatedOut(Body):

@@ -35,6 +35,8 @@ def verify_signature(
         raise SignatureRejected(exc.reason.value) from None
     except (ValueError, UnicodeError):  # e.g. text that cannot be encoded into the manifest
         raise SignatureRejected("MalformedSignatureHeader") from None
+    except TypeError:  # a non-ASCII v1: hmac.compare_digest refuses to compare it
+        raise SignatureRejected("SignatureMismatch") from None
     if tolerance_seconds > 0:
         sent_at = signature_seconds(x_signature or "")
         if sent_at is None or abs(now() - sent_at) > tolerance_seconds:

@@ -123,19 +123,15 @@ class StderrJsonHandler(logging.StreamHandler):
 
 def secrets_of(settings) -> list[str | None]:
     """Every secret value the settings hold, for exact-match redaction."""
-    from config.payload_codec import parse_keys
-
-    keys = parse_keys(settings.payload_encryption_key) + parse_keys(settings.payload_decryption_keys)
-    encoded_keys = [text.partition(":")[2].strip() for text in
-                    ((settings.payload_encryption_key or "") + "," + (settings.payload_decryption_keys or "")).split(",")]
+    keys = ",".join(filter(None, (settings.payload_encryption_key, settings.payload_decryption_keys)))
     try:
         database_password = make_url(settings.database_url).password
-    except Exception:
+    except Exception:  # an unparsable URL is reported elsewhere, by name
         database_password = None
     return [
         settings.mercadopago_access_token, settings.webhook_secret, settings.jwt_secret,
         settings.temporal_api_key, settings.event_webhook_secret, database_password,
-        *encoded_keys, *(key.secret.hex() for key in keys),
+        *(key.partition(":")[2].strip() for key in keys.split(",")),
     ]
 
 

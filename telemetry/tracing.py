@@ -39,6 +39,7 @@ def setup_tracing(default_service_name: str) -> TracerProvider:
         resource = Resource.create({"service.name": service_name}).merge(OTELResourceDetector().detect())
         # OTEL_RESOURCE_ATTRIBUTES may not rename us unless OTEL_SERVICE_NAME says so
         resource = resource.merge(Resource({"service.name": service_name}))
+        # shutdown_on_exit (the default): what is still buffered is flushed when the process exits
         provider = TracerProvider(resource=resource)
         if exporting():
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -48,12 +49,6 @@ def setup_tracing(default_service_name: str) -> TracerProvider:
         trace.set_tracer_provider(provider)
         _provider = provider
         return provider
-
-
-def shutdown_tracing() -> None:
-    """Flush what is buffered (a stopping process must not lose its last spans)."""
-    if _provider is not None:
-        _provider.shutdown()
 
 
 def instrument_requests() -> None:

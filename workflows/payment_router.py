@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         PlanSnapshot,
         StoredPayment,
     )
+    from workflows.search_attributes import EXTERNAL_REFERENCE, PLAN_ID, USER_ID
     from workflows.settlement import Settled, audit, checkout_status_after, settle
 
 # Signals are capped per execution; continue as new long before that.
@@ -43,6 +44,7 @@ class PaymentWorkflow:
         self._hints = 0
         self._hints_this_run = 0
         self._routed: set[str] = set()  # statuses already handed on
+        self._searchable = False  # search attributes set (once per run)
 
     @workflow.signal
     def notify(self, notification: PaymentNotification) -> None:
@@ -86,6 +88,13 @@ class PaymentWorkflow:
         if reference is None:
             await audit("payment.not_ours", None, self._payment_id, snapshot.external_reference)
             return True
+        if not self._searchable and workflow.patched("payment-search-attributes"):
+            # operators find a payment's workflow beside its checkout, by user, plan or reference
+            self._searchable = True
+            workflow.upsert_search_attributes([
+                USER_ID.value_set(reference.user_id), PLAN_ID.value_set(reference.plan_id),
+                EXTERNAL_REFERENCE.value_set(snapshot.external_reference),
+            ])
         if str(stored.status) in self._routed:
             return True  # nothing new since we last handed it on
         self._routed.add(str(stored.status))

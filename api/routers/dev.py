@@ -24,7 +24,7 @@ TOKEN_TTL = timedelta(hours=8)  # a working day of clicking around the demo
 
 
 class DevTokenIn(Body):
-    user_id: int = Field(gt=0)
+    user_id: int = Field(gt=0, le=2**63 - 1)
     roles: list[Literal["admin"]] = Field(default_factory=list)
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 
 from api.deps import SessionDep, SettingsDep, UserDep
 from api.errors import ApiError
+from api.ids import INT64_MAX, Int64
 from api.schemas import Body
 from domain.events import DeliveryStatus, EventType
 from events.dispatch import EventKicker
@@ -52,9 +53,9 @@ def _require_admin(user) -> None:
 @router.get("", response_model=list[EventOut])
 async def list_events(
     user: UserDep, session: SessionDep,
-    after: int = Query(0, ge=0, description="the last id already seen; ids only grow"),
+    after: int = Query(0, ge=0, le=INT64_MAX, description="the last id already seen; ids only grow"),
     limit: int = Query(100, ge=1, le=1000),
-    userId: int | None = Query(None),
+    userId: Int64 | None = Query(None),
     type: EventType | None = Query(None),
     deliveryStatus: DeliveryStatus | None = Query(None),
 ) -> list[EventOut]:
@@ -95,7 +96,7 @@ async def redeliver_parked(request: Request, user: UserDep, session: SessionDep,
 
 
 @router.post("/{eventId}/redeliver", response_model=EventOut, status_code=202)
-async def redeliver(eventId: int, request: Request, user: UserDep, session: SessionDep, settings: SettingsDep) -> EventOut:
+async def redeliver(eventId: Int64, request: Request, user: UserDep, session: SessionDep, settings: SettingsDep) -> EventOut:
     """Send one event again (parked, or delivered and wanted once more); same id, same body."""
     _require_admin(user)
     row = await session.get(EventRow, eventId)

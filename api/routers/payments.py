@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from api.deps import SessionDep, UserDep, require_access
 from api.errors import ApiError
+from api.ids import INT64_MAX, Int64
 from api.schemas import PaymentOut
 from domain.statuses import PaymentStatus
 from store.models import PaymentRow
@@ -23,8 +24,8 @@ def _user_payments(user_id: int, limit: int, offset: int, status: PaymentStatus 
 # The /user/... routes come before /{paymentId} so "user" is never read as a payment id.
 @router.get("/user/{userId}", response_model=list[PaymentOut])
 async def user_payments(
-    userId: int, user: UserDep, session: SessionDep,
-    limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
+    userId: Int64, user: UserDep, session: SessionDep,
+    limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=INT64_MAX),
 ) -> list[PaymentOut]:
     require_access(user, userId)
     rows = (await session.scalars(_user_payments(userId, limit, offset))).all()
@@ -33,8 +34,8 @@ async def user_payments(
 
 @router.get("/user/{userId}/approved", response_model=list[PaymentOut])
 async def user_approved_payments(
-    userId: int, user: UserDep, session: SessionDep,
-    limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
+    userId: Int64, user: UserDep, session: SessionDep,
+    limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=INT64_MAX),
 ) -> list[PaymentOut]:
     require_access(user, userId)
     rows = (await session.scalars(_user_payments(userId, limit, offset, PaymentStatus.APPROVED))).all()
@@ -42,7 +43,7 @@ async def user_approved_payments(
 
 
 @router.get("/{paymentId}", response_model=PaymentOut)
-async def get_payment(paymentId: int, user: UserDep, session: SessionDep) -> PaymentOut:
+async def get_payment(paymentId: Int64, user: UserDep, session: SessionDep) -> PaymentOut:
     row = await session.get(PaymentRow, paymentId)
     if row is None:
         raise ApiError(404, "payment_not_found", f"payment {paymentId} does not exist")

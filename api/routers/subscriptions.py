@@ -8,6 +8,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import SessionDep, TemporalDep, UserDep, require_access
 from api.errors import ApiError
+from api.ids import Int64
 from api.schemas import CancelledOut, SubscriptionOut
 from api.temporal_calls import bounded
 from domain.statuses import SubscriptionStatus
@@ -22,7 +23,7 @@ CANCEL_TIMEOUT_SECONDS = 10.0
 
 
 @router.get("/user/{userId}", response_model=SubscriptionOut)
-async def user_subscription(userId: int, user: UserDep, session: SessionDep) -> SubscriptionOut:
+async def user_subscription(userId: Int64, user: UserDep, session: SessionDep) -> SubscriptionOut:
     require_access(user, userId)
     row = await session.scalar(select(SubscriptionRow).where(SubscriptionRow.user_id == userId))
     if row is None:
@@ -31,7 +32,7 @@ async def user_subscription(userId: int, user: UserDep, session: SessionDep) -> 
 
 
 @router.get("/user/{userId}/active", response_model=list[SubscriptionOut])
-async def user_active_subscriptions(userId: int, user: UserDep, session: SessionDep) -> list[SubscriptionOut]:
+async def user_active_subscriptions(userId: Int64, user: UserDep, session: SessionDep) -> list[SubscriptionOut]:
     require_access(user, userId)
     # ACTIVE but past its end date means the workflow's expiry timer has not been persisted yet
     rows = (await session.scalars(
@@ -46,7 +47,7 @@ async def user_active_subscriptions(userId: int, user: UserDep, session: Session
 
 @router.post("/{subscriptionId}/cancel", response_model=CancelledOut)
 async def cancel_subscription(
-    subscriptionId: int, user: UserDep, session: SessionDep, temporal: TemporalDep,
+    subscriptionId: Int64, user: UserDep, session: SessionDep, temporal: TemporalDep,
 ) -> CancelledOut:
     row = await session.get(SubscriptionRow, subscriptionId)
     if row is None:

@@ -22,7 +22,7 @@ from tests.support.stack import RunningStack, free_stack_config
 from tests.support.waiting import eventually
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def observed(tmp_path_factory):
     receiver = OtlpReceiver().start()
     var_dir = tmp_path_factory.mktemp("observed-stack")
@@ -42,7 +42,7 @@ def observed(tmp_path_factory):
         receiver.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def purchase(observed) -> Purchase:
     """A checkout paid (approved) and its subscription ACTIVE."""
     user_id = next_user_id()

@@ -76,3 +76,13 @@ def test_settings_name_the_variable_and_never_echo_the_key(monkeypatch):
 def test_the_data_converter_encrypts_only_with_a_key():
     assert data_converter(Settings()).payload_codec is None
     assert isinstance(data_converter(Settings(payload_encryption_key=new_key_text("k1"))).payload_codec, AesGcmCodec)
+
+
+def test_the_embedded_temporal_ui_decodes_through_the_api_when_a_key_is_set():
+    from devstack.stack import Stack, StackConfig
+
+    with_key = Stack(StackConfig(env={"PAYLOAD_ENCRYPTION_KEY": new_key_text("k1")}))
+    argv = with_key._temporal().argv
+    assert argv[argv.index("--ui-codec-endpoint") + 1] == f"{with_key.config.api_url}/codec"
+    assert with_key.config.temporal_ui_url in with_key.app_env()["TEMPORAL_UI_ORIGIN"].split(",")
+    assert "--ui-codec-endpoint" not in Stack(StackConfig())._temporal().argv

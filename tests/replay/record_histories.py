@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import tempfile
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from tests.support.databases import sqlite_url
 from tests.support.stack import RunningStack, free_stack_config
 from workflows.ids import checkout_workflow_id, payment_workflow_id, subscription_workflow_id
 from workflows.reconciliation import SCHEDULE_ID
+from workflows.retention import SCHEDULE_ID as RETENTION_SCHEDULE_ID
 
 HISTORIES = Path(__file__).with_name("histories")
 
@@ -65,6 +67,22 @@ async def record(stack: RunningStack) -> None:
     # the subscription never closes: its history so far is what a replay must accept
     history = await client.get_workflow_handle(subscription_workflow_id(1)).fetch_history()
     (HISTORIES / "subscription_activated_then_refunded.json").write_text(json.dumps(history.to_json_dict(), indent=1))
+    await record_retention(stack)
+
+
+async def record_retention(stack: RunningStack) -> None:
+    """The retention purge, run once by its schedule."""
+    client = await stack.temporal()
+    await client.get_schedule_handle(RETENTION_SCHEDULE_ID).trigger()
+    runs = []
+    for _ in range(100):
+        runs = [w async for w in client.list_workflows("WorkflowType = 'RetentionWorkflow' AND ExecutionStatus = 'Completed'")]
+        if runs:
+            break
+        await asyncio.sleep(0.2)
+    history = await client.get_workflow_handle(runs[0].id).fetch_history()
+    HISTORIES.mkdir(exist_ok=True)
+    (HISTORIES / "retention.json").write_text(json.dumps(history.to_json_dict(), indent=1))
 
 
 async def _wait_closed_or_current(client, workflow_id: str) -> None:
@@ -78,11 +96,13 @@ async def _wait_closed_or_current(client, workflow_id: str) -> None:
 
 
 def main() -> None:
+    """`... record_histories retention` records only the retention scenario."""
+    scenario = record_retention if sys.argv[1:] == ["retention"] else record
     with tempfile.TemporaryDirectory() as var_dir:
         stack = Stack(free_stack_config(Path(var_dir), sqlite_url(var_dir)))
         stack.start()
         try:
-            asyncio.run(record(RunningStack(stack, "sqlite")))
+            asyncio.run(scenario(RunningStack(stack, "sqlite")))
         finally:
             stack.stop()
     print(f"recorded into {HISTORIES}")

@@ -1,0 +1,105 @@
+"""APP_ENV=production refuses unsafe configuration: each case names its variable in one line,
+from config.settings, from `python worker.py` and from `uvicorn api.main:app` (both exit non-zero)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from config.settings import DEV_EVENT_SECRET, DEV_JWT_SECRET, DEV_WEBHOOK_SECRET, ConfigurationError, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SAFE = {
+    "APP_ENV": "production",
+    "MERCADOPAGO_WEBHOOK_SECRET": "w" * 40,
+    "AUTH_JWT_SECRET": "j" * 40,
+    "MERCADOPAGO_ACCESS_TOKEN": "APP_USR-1234567890-000000-abcdef",
+    "MERCADOPAGO_NOTIFICATION_URL": "https://shop.example.com/api/webhooks/mercadopago",
+}
+
+# variable named in the refusal -> what makes the configuration unsafe (None: unset)
+CASES = {
+    "no-webhook-secret": ("MERCADOPAGO_WEBHOOK_SECRET", {"MERCADOPAGO_WEBHOOK_SECRET": None}),
+    "dev-webhook-secret": ("MERCADOPAGO_WEBHOOK_SECRET", {"MERCADOPAGO_WEBHOOK_SECRET": DEV_WEBHOOK_SECRET}),
+    "no-jwt-secret": ("AUTH_JWT_SECRET", {"AUTH_JWT_SECRET": None}),
+    "short-jwt-secret": ("AUTH_JWT_SECRET", {"AUTH_JWT_SECRET": "short"}),
+    "dev-jwt-secret": ("AUTH_JWT_SECRET", {"AUTH_JWT_SECRET": DEV_JWT_SECRET}),
+    "test-token": ("MERCADOPAGO_ACCESS_TOKEN", {"MERCADOPAGO_ACCESS_TOKEN": "TEST-123-abc"}),
+    "default-token": ("MERCADOPAGO_ACCESS_TOKEN", {"MERCADOPAGO_ACCESS_TOKEN": None}),
+    "http-notification-url": ("MERCADOPAGO_NOTIFICATION_URL",
+                              {"MERCADOPAGO_NOTIFICATION_URL": "http://shop.example.com/api/webhooks/mercadopago"}),
+    "http-api-base-url": ("MERCADOPAGO_API_BASE_URL", {"MERCADOPAGO_API_BASE_URL": "http://127.0.0.1:8090"}),
+    "no-replay-window": ("WEBHOOK_TOLERANCE_SECONDS", {"WEBHOOK_TOLERANCE_SECONDS": "0"}),
+    "tls-cert-without-key": ("TEMPORAL_TLS_CERT", {"TEMPORAL_TLS_CERT": "/etc/temporal/client.pem"}),
+    "events-without-secret": ("EVENT_WEBHOOK_SECRET", {"EVENT_WEBHOOK_URLS": "https://crm.example.com/hooks"}),
+    "dev-event-secret": ("EVENT_WEBHOOK_SECRET", {"EVENT_WEBHOOK_URLS": "https://crm.example.com/hooks",
+                                                  "EVENT_WEBHOOK_SECRET": DEV_EVENT_SECRET}),
+    "cors-wildcard": ("CORS_ORIGINS", {"CORS_ORIGINS": "*"}),
+    "cors-http": ("CORS_ORIGINS", {"CORS_ORIGINS": "https://shop.example.com,http://shop.example.com"}),
+    "ui-origin-http": ("TEMPORAL_UI_ORIGIN", {"TEMPORAL_UI_ORIGIN": "http://temporal.internal:8233"}),
+    "audit-kept-shorter": ("AUDIT_RETENTION_DAYS", {"RETENTION_DAYS": "90", "AUDIT_RETENTION_DAYS": "30"}),
+    "invalid-number": ("RETENTION_DAYS", {"RETENTION_DAYS": "ninety"}),
+}
+
+
+def environment(changes: dict[str, str | None]) -> dict[str, str]:
+    # only what the test sets: nothing inherited from the machine may make it pass or fail
+    kept = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR", "PYTHONPATH")}
+    env = {**kept, **SAFE, **changes}
+    return {k: v for k, v in env.items() if v is not None}
+
+
+@pytest.fixture
+def production_env(monkeypatch):
+    def apply(changes: dict[str, str | None]) -> None:
+        for key in list(os.environ):
+            if key.startswith(("APP_", "MERCADOPAGO_", "AUTH_", "TEMPORAL_", "EVENT_", "CORS_", "WEBHOOK_",
+                               "RETENTION_", "AUDIT_", "IPN_", "PAYLOAD_")):
+                monkeypatch.delenv(key)
+        for key, value in environment(changes).items():
+            monkeypatch.setenv(key, value)
+    return apply
+
+
+def test_a_safe_production_configuration_loads(production_env):
+    production_env({})
+    settings = load_settings()
+    assert settings.is_production and settings.webhook_tolerance_seconds > 0
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_each_unsafe_setting_is_refused_naming_its_variable(production_env, case):
+    variable, changes = CASES[case]
+    production_env(changes)
+    with pytest.raises(ConfigurationError) as refused:
+        load_settings()
+    message = str(refused.value)
+    assert variable in message and "\n" not in message
+    for secret in ("w" * 40, "j" * 40):
+        assert secret not in message
+
+
+def _run(argv: list[str], changes: dict[str, str | None]) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, cwd=ROOT, env=environment(changes), capture_output=True, text=True, timeout=60)
+
+
+def test_both_processes_refuse_every_unsafe_case():
+    processes = {
+        "worker": [sys.executable, "worker.py"],
+        "api": [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", "0"],
+    }
+    runs = [(case, name, argv) for case in CASES for name, argv in processes.items()]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda run: _run(run[2], CASES[run[0]][1]), runs))
+    for (case, name, _), result in zip(runs, results):
+        variable = CASES[case][0]
+        output = (result.stdout + result.stderr).splitlines()
+        assert result.returncode != 0, (case, name, output)
+        naming = [line for line in output if variable in line]
+        assert len(naming) == 1, (case, name, output)  # one line says what is wrong
+        assert not any("Traceback" in line for line in output), (case, name, output)
