@@ -10,15 +10,14 @@ import asyncio
 import pytest
 
 from tests.load.burst import Burst
-from tests.support.one_stack import one_backend_stack
 from tests.support.waiting import eventually
 
 CHECKOUTS = 60
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    yield from one_backend_stack(tmp_path_factory.mktemp("burst-restarts"), env={"CHECKOUT_DEADLINE": "PT10M"})
+def stack(proxied_stack):
+    return proxied_stack[0]
 
 
 def restarting(name: str, times: int, every: int, *, crash: bool):

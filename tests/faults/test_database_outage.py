@@ -12,12 +12,9 @@ import os
 import time
 
 import pytest
-from sqlalchemy.engine import make_url
-
 from tests.e2e.purchases import ledger, new_checkout, wait_subscription
 from tests.load.burst import send_webhook
-from tests.support.databases import create_postgres_database, drop_postgres_database, skip_unless_postgres
-from tests.support.one_stack import one_backend_stack
+from tests.support.databases import skip_unless_postgres
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.waiting import eventually
 
@@ -26,24 +23,14 @@ USERS = range(830_000, 830_010)
 
 
 @pytest.fixture(scope="module")
-def proxy():
+def stack(proxied_stack):
     skip_unless_postgres()
-    database_url = create_postgres_database()
-    target = make_url(database_url)
-    proxy = TcpProxy(target.host, target.port or 5432)
-    proxy.start()
-    try:
-        yield proxy, target.set(port=proxy.port).render_as_string(hide_password=False)
-    finally:
-        proxy.stop()
-        drop_postgres_database(database_url)
+    return proxied_stack[0]
 
 
 @pytest.fixture(scope="module")
-def stack(proxy, tmp_path_factory):
-    _, proxied_url = proxy
-    yield from one_backend_stack(tmp_path_factory.mktemp("database-outage"), database_url=proxied_url,
-                                 postgres=True, env={"CHECKOUT_DEADLINE": "PT10M"})
+def link(proxied_stack) -> TcpProxy:
+    return proxied_stack[1]
 
 
 async def readiness(stack) -> tuple[int, dict]:
@@ -52,8 +39,7 @@ async def readiness(stack) -> tuple[int, dict]:
     return answer.status_code, answer.json()
 
 
-async def test_database_unreachable_mid_saga_loses_nothing(stack, proxy, capsys):
-    link, _ = proxy
+async def test_database_unreachable_mid_saga_loses_nothing(stack, link, capsys):
     payments = []
     for user_id in USERS:
         checkout = await new_checkout(stack, user_id)

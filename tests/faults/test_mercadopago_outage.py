@@ -17,7 +17,6 @@ import pytest
 
 from tests.e2e.purchases import knobs, ledger, new_checkout, reset_knobs, wait_subscription
 from tests.load.burst import send_webhook
-from tests.support.one_stack import one_backend_stack
 from workflows import activity_options
 
 OUTAGE_SECONDS = float(os.environ.get("PAYSAGA_MP_OUTAGE_SECONDS", "10"))
@@ -26,13 +25,12 @@ THRESHOLD, COOLDOWN, TIMEOUT = 3, 3.0, 2.0
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    yield from one_backend_stack(tmp_path_factory.mktemp("mercadopago-outage"), env={
-        "MERCADOPAGO_BREAKER_FAILURES": str(THRESHOLD),
-        "MERCADOPAGO_BREAKER_COOLDOWN_SECONDS": str(COOLDOWN),
-        "MERCADOPAGO_TIMEOUT_SECONDS": str(TIMEOUT),
-        "CHECKOUT_DEADLINE": "PT10M",
-    })
+def stack(proxied_stack):
+    running, _ = proxied_stack
+    env = running.config.env  # the breaker as the shared fault stack configures it
+    assert (env["MERCADOPAGO_BREAKER_FAILURES"], env["MERCADOPAGO_BREAKER_COOLDOWN_SECONDS"],
+            env["MERCADOPAGO_TIMEOUT_SECONDS"]) == (str(THRESHOLD), str(int(COOLDOWN)), str(int(TIMEOUT)))
+    return running
 
 
 def attempts_without_breaker(window: float) -> int:

@@ -1,5 +1,6 @@
-"""APP_ENV=production refuses unsafe configuration: each case names its variable in one line,
-from config.settings, from `python worker.py` and from `uvicorn api.main:app` (both exit non-zero)."""
+"""APP_ENV=production refuses unsafe configuration: each case names its variable in one line, from
+config.settings, from the worker's entry point and from the API's startup; `python worker.py` and
+`uvicorn api.main:app` themselves exit non-zero with that line (a few cases, as real processes)."""
 from __future__ import annotations
 
 import os
@@ -84,16 +85,55 @@ def test_each_unsafe_setting_is_refused_naming_its_variable(production_env, case
         assert secret not in message
 
 
+@pytest.mark.parametrize("case", CASES)
+def test_the_worker_entry_point_exits_with_one_line(production_env, capsys, case):
+    import worker
+
+    variable, changes = CASES[case]
+    production_env(changes)
+    with pytest.raises(SystemExit) as exited:
+        worker.main()
+    assert exited.value.code not in (0, None)
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and variable in lines[0]
+
+
+@pytest.mark.parametrize("case", CASES)
+async def test_the_api_lifespan_fails_with_one_line(production_env, case):
+    """What uvicorn receives from the app on startup: `lifespan.startup.failed` and one line."""
+    from api.main import create_app
+
+    variable, changes = CASES[case]
+    production_env(changes)
+    app = create_app()
+    sent, received = [], [{"type": "lifespan.startup"}]
+
+    async def receive():
+        return received.pop(0)
+
+    async def send(message):
+        sent.append(message)
+
+    await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
+    assert [m["type"] for m in sent] == ["lifespan.startup.failed"]
+    message = sent[0]["message"]
+    assert variable in message and "\n" not in message and "Traceback" not in message
+
+
 def _run(argv: list[str], changes: dict[str, str | None]) -> subprocess.CompletedProcess:
     return subprocess.run(argv, cwd=ROOT, env=environment(changes), capture_output=True, text=True, timeout=60)
 
 
-def test_both_processes_refuse_every_unsafe_case():
+# the real processes, for a few cases (the entry points above cover every case, in-process)
+PROCESS_CASES = ("no-webhook-secret", "test-token", "no-replay-window", "invalid-number")
+
+
+def test_both_processes_exit_non_zero_with_one_line():
     processes = {
         "worker": [sys.executable, "worker.py"],
         "api": [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", "0"],
     }
-    runs = [(case, name, argv) for case in CASES for name, argv in processes.items()]
+    runs = [(case, name, argv) for case in PROCESS_CASES for name, argv in processes.items()]
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda run: _run(run[2], CASES[run[0]][1]), runs))
     for (case, name, _), result in zip(runs, results):
