@@ -218,14 +218,23 @@ class StoreActivities:
                 index_elements=["user_id"],
                 set_={field: excluded[field] for field in
                       ("plan_id", "status", "start_date", "end_date", "version", "updated_at")},
-                # the workflow's sequence decides: an older (retried, reordered) write is ignored
-                where=SubscriptionRow.version < excluded.version,
+                # the workflow's sequence decides: an older (reordered) write is ignored. The same
+                # version again is the workflow re-running a step whose worker died after writing:
+                # its answer is the one the history keeps, so it wins.
+                where=SubscriptionRow.version <= excluded.version,
             ).returning(SubscriptionRow.id))).scalar_one_or_none() is not None
             subscription_id = await session.scalar(
                 select(SubscriptionRow.id).where(SubscriptionRow.user_id == record.user_id))
-            # Ledger entries are facts keyed by payment: applying them again, even from a stale
-            # write, changes nothing.
+            # Ledger entries are keyed by payment: a stale write adds what is missing and changes
+            # nothing else; the winning write also sets the period its history computed.
             for change in record.ledger:
+                if applied and change.reversed_at is None:
+                    await session.execute(
+                        update(LedgerRow)
+                        .where(LedgerRow.mercadopago_payment_id == change.mercadopago_payment_id,
+                               LedgerRow.user_id == record.user_id)
+                        .values(period_start=change.period_start, period_end=change.period_end)
+                        .execution_options(synchronize_session=False))
                 await insert_if_absent(session, LedgerRow, {
                     "mercadopago_payment_id": change.mercadopago_payment_id,
                     "subscription_id": subscription_id,

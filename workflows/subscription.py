@@ -208,7 +208,7 @@ class SubscriptionWorkflow:
         period = self._ledger.period()
         status = self._status()
         plan_id = period.plan_id if period else self._last_plan_id()
-        self._subscription_id = await workflow.execute_local_activity(
+        self._subscription_id = await self._write(
             "store.save_subscription",
             SubscriptionRecord(
                 user_id=self._user_id,
@@ -222,11 +222,10 @@ class SubscriptionWorkflow:
                 event=action,
                 event_detail={**({"mercadopagoPaymentId": payment_id} if payment_id else {}), **(event_detail or {})},
             ),
-            result_type=int,
-            **options.STORE,
+            int,
         )
         self._persisted_status = status
-        await workflow.execute_local_activity(
+        await self._write(
             "store.record_audit",
             AuditRecord(
                 dedup_key=f"{workflow.info().workflow_id}:v{self._version}:{action}",
@@ -236,8 +235,16 @@ class SubscriptionWorkflow:
                 mercadopago_payment_id=payment_id,
                 detail={"status": str(status), **(detail or {})},
             ),
-            **options.STORE,
         )
+
+    async def _write(self, activity: str, record, result_type: type | None = None):
+        """Persist a decision. A local activity writes before Temporal records the step that
+        decided it, so a worker lost in between let the rerun (which may take intents in another
+        order) find the database already holding other answers. As a scheduled activity the
+        write happens only once its step is recorded."""
+        if workflow.patched("subscription-writes-after-the-decision"):
+            return await workflow.execute_activity(activity, record, result_type=result_type, **options.STORE)
+        return await workflow.execute_local_activity(activity, record, result_type=result_type, **options.STORE)
 
     # --- derived state -------------------------------------------------------------------
 
