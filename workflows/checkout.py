@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.idempotency import idempotency_key
     from domain.statuses import CheckoutStatus, PaymentStatus
     from workflows import activity_options as options
+    from workflows import local_first
     from workflows.messages import (
         CheckoutCreated,
         CheckoutInput,
@@ -59,7 +60,7 @@ class CheckoutWorkflow:
     async def run(self, input: CheckoutInput) -> CheckoutOutcome:
         started = workflow.info().start_time
         try:
-            preference = await workflow.execute_activity(
+            preference = await local_first.execute(
                 "mercadopago.create_preference",
                 CreatePreferenceInput(
                     checkout_id=input.checkout_id,
@@ -69,7 +70,8 @@ class CheckoutWorkflow:
                     idempotency_key=idempotency_key(workflow.info().workflow_id, "preference"),
                 ),
                 result_type=PreferenceCreated,
-                **options.CREATE_PREFERENCE,
+                options=options.CREATE_PREFERENCE,
+                patch="create-preference-locally-first",
             )
         except ActivityError as err:
             self._creation_failed = str(err.cause or err)

@@ -17,6 +17,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 with workflow.unsafe.imports_passed_through():
     from domain.references import parse_external_reference
     from workflows import activity_options as options
+    from workflows import local_first
     from workflows.ids import checkout_workflow_id
     from workflows.messages import (
         CheckoutRecord,
@@ -69,8 +70,9 @@ class PaymentWorkflow:
     async def _handle(self) -> bool:
         """Read back, persist, route. False when there is nothing more this payment can become."""
         try:
-            snapshot = await workflow.execute_activity(
-                "mercadopago.get_payment", self._payment_id, result_type=PaymentSnapshot, **options.MERCADOPAGO
+            snapshot = await local_first.execute(
+                "mercadopago.get_payment", self._payment_id, result_type=PaymentSnapshot,
+                options=options.MERCADOPAGO, patch="read-back-locally-first",
             )
         except ActivityError as err:
             # a forged or foreign id (404) or a revoked token (401): audited, nothing else to do

@@ -4,6 +4,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import time
 
 from config.settings import PROJECT_ROOT
 from devstack.processes import free_port, port_in_use
@@ -28,7 +29,6 @@ def test_a_taken_port_is_named_and_nothing_is_started(tmp_path):
 
 def test_the_run_command_serves_a_purchase_and_ctrl_c_stops_everything(tmp_path):
     import signal
-    import time
 
     import httpx
 
@@ -65,17 +65,17 @@ def test_the_run_command_serves_a_purchase_and_ctrl_c_stops_everything(tmp_path)
 
 
 def _read_until(process: subprocess.Popen, marker: str, timeout: float) -> str:
-    import selectors
-    import time
+    """What the process printed up to `marker`; a reader thread, so no read can block the deadline."""
+    import queue
+    import threading
 
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
     seen = ""
     deadline = time.monotonic() + timeout
-    selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ)
     while marker not in seen:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or process.poll() is not None:
-            raise AssertionError(f"no {marker!r} from the run command; it printed: {seen}")
-        if selector.select(timeout=remaining):
-            seen += process.stdout.readline()
+        try:
+            seen += lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise AssertionError(f"no {marker!r} from the run command; it printed: {seen}") from None
     return seen

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from devstack.stack import Stack
-from tests.e2e.purchases import new_checkout, pay, set_payment_status, wait_checkout, wait_subscription
+from tests.e2e.purchases import knobs, new_checkout, pay, reset_knobs, set_payment_status, wait_checkout, wait_subscription
 from tests.support.databases import sqlite_url
 from tests.support.stack import RunningStack, free_stack_config
 from workflows.ids import checkout_workflow_id, payment_workflow_id, subscription_workflow_id
@@ -85,6 +85,29 @@ async def record_retention(stack: RunningStack) -> None:
     (HISTORIES / "retention.json").write_text(json.dumps(history.to_json_dict(), indent=1))
 
 
+async def record_local_first(stack: RunningStack) -> None:
+    """MercadoPago calls made as a local activity first: a paid checkout and its read-back, and a
+    read-back whose local attempt failed and was retried as an activity."""
+    client = await stack.temporal()
+    paid = await new_checkout(stack, 4)
+    payment = await pay(stack, paid["preferenceId"])
+    await wait_checkout(stack, 4, paid["checkoutId"], "COMPLETED")
+    await knobs(stack, fail={"get_payment": {"status": 500, "count": 1}})
+    retried = await new_checkout(stack, 5)
+    retried_payment = await pay(stack, retried["preferenceId"])
+    await wait_checkout(stack, 5, retried["checkoutId"], "COMPLETED")
+    await reset_knobs(stack)
+    histories = {
+        "checkout_paid_local_first": checkout_workflow_id(paid["checkoutId"]),
+        "payment_router_local_first": payment_workflow_id(str(payment["id"])),
+        "payment_router_local_then_activity": payment_workflow_id(str(retried_payment["id"])),
+    }
+    HISTORIES.mkdir(exist_ok=True)
+    for name, workflow_id in histories.items():
+        history = await client.get_workflow_handle(workflow_id).fetch_history()
+        (HISTORIES / f"{name}.json").write_text(json.dumps(history.to_json_dict(), indent=1))
+
+
 async def _wait_closed_or_current(client, workflow_id: str) -> None:
     from temporalio.client import WorkflowExecutionStatus
 
@@ -96,8 +119,8 @@ async def _wait_closed_or_current(client, workflow_id: str) -> None:
 
 
 def main() -> None:
-    """`... record_histories retention` records only the retention scenario."""
-    scenario = record_retention if sys.argv[1:] == ["retention"] else record
+    """`... record_histories retention` (or `local-first`) records only that scenario."""
+    scenario = {"retention": record_retention, "local-first": record_local_first}.get(" ".join(sys.argv[1:]), record)
     with tempfile.TemporaryDirectory() as var_dir:
         stack = Stack(free_stack_config(Path(var_dir), sqlite_url(var_dir)))
         stack.start()
