@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import asyncio
+import compileall
 import os
+import re
 import secrets
 import sys
 from contextlib import contextmanager
@@ -53,10 +55,18 @@ def _drop_postgres_database(url: str) -> None:
     asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
 
 
+def precompile() -> None:
+    """Bytecode for the project's modules, as a normal run (or the image) has it: the worker's
+    sandbox imports the workflow modules afresh for every workflow, from source when none exists
+    (PYTHONDONTWRITEBYTECODE)."""
+    compileall.compile_dir(PROJECT_ROOT, quiet=1, rx=re.compile(r"(^|/)(\.venv|tests|var|test-artifacts)(/|$)"))
+
+
 @contextmanager
 def running(backend: str, var_dir: Path, env: dict[str, str] | None = None) -> Iterator[BenchStack]:
     """Start everything on free ports (Temporal keeps its state in a file, as `make run` does)."""
     var_dir.mkdir(parents=True, exist_ok=True)
+    precompile()
     database_url = _create_postgres_database() if backend == "postgresql" else None
     config = StackConfig(
         var_dir=var_dir, database_url=database_url,

@@ -86,8 +86,9 @@ async def record_retention(stack: RunningStack) -> None:
 
 
 async def record_local_first(stack: RunningStack) -> None:
-    """MercadoPago calls made as a local activity first: a paid checkout and its read-back, and a
-    read-back whose local attempt failed and was retried as an activity."""
+    """MercadoPago calls made as a local activity first: a paid checkout and its read-back, a
+    read-back whose local attempt failed and was retried as an activity, and one of a payment
+    MercadoPago does not know (no retry can fix that: audited)."""
     client = await stack.temporal()
     paid = await new_checkout(stack, 4)
     payment = await pay(stack, paid["preferenceId"])
@@ -97,7 +98,12 @@ async def record_local_first(stack: RunningStack) -> None:
     retried_payment = await pay(stack, retried["preferenceId"])
     await wait_checkout(stack, 5, retried["checkoutId"], "COMPLETED")
     await reset_knobs(stack)
+    async with stack.api() as mercadopago:  # a notification for a payment MercadoPago does not know
+        (await mercadopago.post("/api/webhooks/mercadopago?topic=payment&id=999999999998", json={})).raise_for_status()
+    unreadable = payment_workflow_id("999999999998")
+    await _wait_closed_or_current(client, unreadable)
     histories = {
+        "payment_router_unreadable_local_first": unreadable,
         "checkout_paid_local_first": checkout_workflow_id(paid["checkoutId"]),
         "payment_router_local_first": payment_workflow_id(str(payment["id"])),
         "payment_router_local_then_activity": payment_workflow_id(str(retried_payment["id"])),
