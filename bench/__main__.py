@@ -1,6 +1,6 @@
 """python -m bench: measure paysaga against the floor of its Temporal server and print the table.
 
-The full run (the defaults) takes about 15 minutes per backend; `--quick` about a minute.
+The full run (the defaults) takes about half an hour per backend; `--quick` two or three minutes.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from bench.stack import POSTGRES_ADMIN_URL, running
 from devstack.stack import temporal_binary
 
 QUICK = dict(rates=(50, 200), rate_seconds=5.0, loop_seconds=5.0, saga_seconds=8.0, low_load_sagas=8,
-             burst=300, open_workflows=200, slices=1)
+             burst=300, open_workflows=200, slices=1, catch_up_limit=30.0)
 
 
 def _numbers(text: str) -> tuple[int, ...]:
@@ -57,6 +57,10 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, Options]:
                    help=f"open checkouts, and as many active subscriptions, for the memory figures [{d.open_workflows}]")
     p.add_argument("--slices", type=int, default=None,
                    help=f"floor and paysaga alternate this many times in each comparison [{d.slices}]")
+    p.add_argument("--rate-slices", type=int, default=None,
+                   help=f"floor and paysaga alternate this many times at each fixed rate [{d.rate_slices}]")
+    p.add_argument("--catch-up-limit", type=float, default=None,
+                   help=f"seconds to wait for the workers to catch up after each slice [{d.catch_up_limit:.0f}]")
     p.add_argument("--markdown", type=Path, default=None, help="also write the report to this file")
     p.add_argument("--var-dir", type=Path, default=None, help="data and logs of the stacks (default: a temporary folder)")
     args = p.parse_args(argv)
@@ -64,7 +68,7 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, Options]:
     if args.quick:
         values.update(QUICK)
     for name in ("loop_seconds", "rates", "rate_seconds", "saga_seconds", "low_load_sagas", "burst", "open_workflows",
-                 "slices"):
+                 "slices", "rate_slices", "catch_up_limit"):
         if getattr(args, name) is not None:
             values[name] = getattr(args, name)
     return args, Options(**values)

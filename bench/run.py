@@ -33,7 +33,9 @@ class Options:
     burst_concurrency: int = 50
     open_workflows: int = 10_000   # open checkouts, and as many active subscriptions
     open_concurrency: int = 50     # opening them (not measured for speed)
-    slices: int = 3                # comparisons alternate floor and paysaga this many times
+    slices: int = 3                # the closed-loop comparison alternates floor and paysaga this many times
+    rate_slices: int = 1           # and each fixed rate this many times
+    catch_up_limit: float = 120.0  # seconds to wait for workers to finish what a slice left them
     phases: tuple[str, ...] = PHASES
 
 
@@ -114,13 +116,14 @@ class _Context:
         for name, now in self.cpu().items():
             account[name] = account.get(name, 0.0) + now - before[name]
 
-    async def quiet(self, workflow_type: str, baseline: int = 0, timeout: float = 600.0) -> float:
+    async def quiet(self, workflow_type: str, baseline: int = 0) -> float:
         """Wait until no more than `baseline` workflows of this type run: the workers caught up."""
         query = f"WorkflowType = '{workflow_type}' AND ExecutionStatus = 'Running'"
         begin = time.perf_counter()
-        while (await self.client.count_workflows(query)).count > baseline:
-            if time.perf_counter() - begin > timeout:
-                log(f"  {workflow_type}: still running after {timeout:.0f} s; going on")
+        limit = self.options.catch_up_limit
+        while (left := (await self.client.count_workflows(query)).count) > baseline:
+            if time.perf_counter() - begin > limit:
+                log(f"  {left - baseline} {workflow_type} still running after {limit:.0f} s; going on")
                 break
             await asyncio.sleep(0.2)
         return time.perf_counter() - begin
@@ -186,11 +189,11 @@ async def _webhooks(ctx: _Context) -> None:
 
 async def _rates(ctx: _Context) -> None:
     options = ctx.options
-    seconds = options.rate_seconds / options.slices
+    seconds = options.rate_seconds / options.rate_slices
     for rate in options.rates:
         log(f"{rate}/s for {options.rate_seconds:.0f} s each: raw signal-with-start vs webhooks")
         raw, webhook = await ctx.alternate(
-            f"{rate}/s", lambda op: fixed_rate(op, rate=rate, duration=seconds), slices=options.slices)
+            f"{rate}/s", lambda op: fixed_rate(op, rate=rate, duration=seconds), slices=options.rate_slices)
         ctx.result.rates.append((rate, raw, webhook))
 
 

@@ -13,6 +13,7 @@ from storefront import return_url
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 HOST = "127.0.0.1"
+TRANSFER_POLL_RPS = 1000
 _TEMPORAL_TYPES = {"INT": "Int", "KEYWORD": "Keyword"}
 
 
@@ -136,6 +137,10 @@ class Stack:
         c = self.config
         argv = [temporal_binary(), "server", "start-dev", "--ip", HOST, "--port", str(c.temporal_port),
                 "--log-level", "warn", "--sqlite-pragma", "journal_mode=WAL", "--sqlite-pragma", "synchronous=NORMAL"]
+        # The history service reads its queue of new tasks (a workflow task to dispatch) at most
+        # 20 times a second by default: past a short burst every workflow task then waits up to
+        # 50 ms before a worker can have it. One host, one shard: let it read as work arrives.
+        argv += ["--dynamic-config-value", f"history.transferProcessorMaxPollRPS={TRANSFER_POLL_RPS}"]
         argv += ["--ui-port", str(c.temporal_ui_port), "--ui-disable-news-fetch"] if c.temporal_ui_port else ["--headless"]
         if c.temporal_db_file:
             argv += ["--db-filename", str(c.temporal_db_file)]

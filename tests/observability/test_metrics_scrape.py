@@ -2,7 +2,7 @@
 or an alert rule of deploy/ queries: a panel can never silently show "No data" for a typo.
 
 Failure metrics exist only once something failed, so this makes one of each happen for real:
-a MercadoPago call that fails once (the activity retries it), and a workflow task that fails.
+a MercadoPago call that fails twice (the activity retries it), and a workflow task that fails.
 """
 from __future__ import annotations
 
@@ -33,8 +33,9 @@ async def scrape(url: str) -> str:
 
 
 async def test_every_queried_metric_is_served(observed, purchase):
-    # a MercadoPago outage of one call: create_preference fails once, Temporal retries it
-    await sandbox(observed, "POST", "/sandbox/knobs", json={"fail": {"create_preference": {"status": 503, "count": 1}}})
+    # a short MercadoPago outage: create_preference fails twice (its quick local attempt, then
+    # the first attempt of the ordinary activity), and Temporal's retry gets through
+    await sandbox(observed, "POST", "/sandbox/knobs", json={"fail": {"create_preference": {"status": 503, "count": 2}}})
     try:
         await start_checkout(observed, next_user_id())
     finally:
