@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shlex
+import signal
 import sys
 import tempfile
 import time
@@ -18,7 +19,7 @@ from bench.run import PHASES, Options, log, measure
 from bench.stack import POSTGRES_ADMIN_URL, running
 from devstack.stack import temporal_binary
 
-QUICK = dict(rates=(50, 200), rate_seconds=5.0, loop_seconds=5.0, saga_seconds=8.0, low_load_sagas=8,
+QUICK = dict(floor_starts=500, rates=(50, 200), rate_seconds=5.0, loop_seconds=5.0, saga_seconds=8.0, low_load_sagas=8,
              burst=300, open_workflows=200, slices=1, catch_up_limit=30.0)
 
 
@@ -48,6 +49,8 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, Options]:
     p.add_argument("--saga-concurrency", type=int, default=d.saga_concurrency,
                    help=f"sagas in flight, and the floor's workflows when counting completions [{d.saga_concurrency}]")
     p.add_argument("--loop-seconds", type=float, default=None, help=f"each closed-loop comparison [{d.loop_seconds}]")
+    p.add_argument("--floor-starts", type=int, default=None,
+                   help=f"floor workflows started, then signalled, to time both [{d.floor_starts}]")
     p.add_argument("--rates", type=_numbers, default=None, help=f"webhooks per second, comma-separated [{','.join(map(str, d.rates))}]")
     p.add_argument("--rate-seconds", type=float, default=None, help=f"each fixed rate [{d.rate_seconds}]")
     p.add_argument("--saga-seconds", type=float, default=None, help=f"sustained sagas [{d.saga_seconds}]")
@@ -67,16 +70,31 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, Options]:
     values = {"concurrency": args.concurrency, "saga_concurrency": args.saga_concurrency, "phases": args.phases}
     if args.quick:
         values.update(QUICK)
-    for name in ("loop_seconds", "rates", "rate_seconds", "saga_seconds", "low_load_sagas", "burst", "open_workflows",
+    for name in ("floor_starts", "loop_seconds", "rates", "rate_seconds", "saga_seconds", "low_load_sagas", "burst", "open_workflows",
                  "slices", "rate_slices", "catch_up_limit"):
         if getattr(args, name) is not None:
             values[name] = getattr(args, name)
     return args, Options(**values)
 
 
+def _measuring(argv: list[str]) -> list[str]:
+    """The arguments that change what is measured (not where the report or the logs go)."""
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ("--markdown", "--var-dir"):
+            skip = True
+        elif not arg.startswith(("--markdown=", "--var-dir=")):
+            kept.append(arg)
+    return kept
+
+
 def main(argv: list[str]) -> int:
     args, options = parse_args(argv)
-    command = "python -m bench " + shlex.join(argv) if argv else "python -m bench"
+    # a TERM stops the stacks as Ctrl-C does (their processes live in sessions of their own)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    command = " ".join(["python -m bench", shlex.join(_measuring(argv))]).strip()
     about = host.machine()
     versions = host.versions(temporal_binary())
     if "postgresql" in args.backends:

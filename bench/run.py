@@ -25,6 +25,7 @@ class Options:
     concurrency: int = 20          # requests in flight: raw signal-with-start vs webhooks
     saga_concurrency: int = 10     # sagas in flight, and the floor's completed workflows
     loop_seconds: float = 30.0     # each closed-loop comparison
+    floor_starts: int = 2000       # workflows started (then signalled) to time starts and signals
     rates: tuple[int, ...] = (50, 100, 200, 400)
     rate_seconds: float = 30.0     # each fixed rate
     saga_seconds: float = 60.0     # sustained end-to-end sagas
@@ -140,18 +141,18 @@ class _Context:
         for _ in range(slices):
             before = self.cpu()
             raw_parts.append(await measure_slice(self.floor.signal_with_start))
-            self._caught_up(f"{label} raw", await self.quiet("BenchFloor"))
+            self.caught_up(f"{label} raw", await self.quiet("BenchFloor"))
             self.charge(f"{label} raw", before, raw_parts[-1].ok)
             before = self.cpu()
             webhook_parts.append(await measure_slice(self.paysaga.webhook))
-            self._caught_up(f"{label} webhooks", await self.quiet("PaymentWorkflow", baseline))
+            self.caught_up(f"{label} webhooks", await self.quiet("PaymentWorkflow", baseline))
             self.charge(f"{label} webhooks", before, webhook_parts[-1].ok)
         raw, webhook = merged(raw_parts), merged(webhook_parts)
         log(f"  raw: {_summary(raw)}")
         log(f"  webhooks: {_summary(webhook)}")
         return raw, webhook
 
-    def _caught_up(self, label: str, seconds: float) -> None:
+    def caught_up(self, label: str, seconds: float) -> None:
         self.result.catch_up[label] = self.result.catch_up.get(label, 0.0) + seconds
 
 
@@ -163,13 +164,13 @@ def _summary(sample: Sample) -> str:
 async def _floor(ctx: _Context) -> None:
     floor, options, result = ctx.floor, ctx.options, ctx.result
     c = options.concurrency
-    log(f"floor: starts, {c} in flight, {options.loop_seconds:.0f} s")
-    result.floor["start"] = await closed_loop(floor.start, concurrency=c, duration=options.loop_seconds)
+    log(f"floor: {options.floor_starts} starts, {c} in flight")
+    result.floor["start"] = await closed_loop(floor.start, concurrency=c, count=options.floor_starts)
     log(f"  {_summary(result.floor['start'])}")
     log(f"floor: signalling the {len(floor.started)} started workflows, {c} in flight")
     result.floor["signal"] = await closed_loop(floor.signal, concurrency=c, count=len(floor.started))
     log(f"  {_summary(result.floor['signal'])}")
-    await ctx.quiet("BenchFloor")
+    ctx.caught_up("floor starts", await ctx.quiet("BenchFloor"))
     log(f"floor: whole workflows (signal-with-start → activity → end), {options.saga_concurrency} in flight")
     before = ctx.cpu()
     result.floor["complete"] = await closed_loop(floor.complete, concurrency=options.saga_concurrency,
