@@ -16,7 +16,7 @@ import requests
 from mercadopago.config import RequestOptions
 from prometheus_client import Counter, Gauge
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.circuit_breaker import CircuitBreaker, CircuitOpen, CircuitState
 from domain.statuses import from_mercadopago
@@ -102,7 +102,10 @@ class MercadoPagoActivities:
             return body
         message = f"MercadoPago {operation} answered {status}"
         if status == 404:
-            raise ApplicationError(message, type=PAYMENT_NOT_FOUND, non_retryable=True)
+            # expected (a forged or foreign id: the workflow audits it), so no warning with a
+            # traceback per notification: under a flood of them that logging was most of the cost
+            raise ApplicationError(message, type=PAYMENT_NOT_FOUND, non_retryable=True,
+                                   category=ApplicationErrorCategory.BENIGN)
         if status in (401, 403):
             raise ApplicationError(message, type=UNAUTHORIZED, non_retryable=True)
         if 400 <= status < 500 and status not in (408, 409, 429):

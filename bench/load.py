@@ -20,6 +20,8 @@ class Sample:
     latencies: list[float] = field(default_factory=list)  # seconds, successful operations only
     errors: Counter = field(default_factory=Counter)
     elapsed: float = 0.0
+    # successes that ended within a time-bound run's window (a straggler's wait is no throughput)
+    in_window: int | None = None
 
     @property
     def ok(self) -> int:
@@ -31,7 +33,8 @@ class Sample:
 
     @property
     def rate(self) -> float:
-        return self.ok / self.elapsed if self.elapsed > 0 else 0.0
+        done = self.ok if self.in_window is None else self.in_window
+        return done / self.elapsed if self.elapsed > 0 else 0.0
 
     def percentile(self, q: float) -> float:
         """Nearest-rank percentile in seconds (nan when nothing succeeded)."""
@@ -63,6 +66,8 @@ def merged(samples: list["Sample"]) -> "Sample":
         whole.latencies += part.latencies
         whole.errors += part.errors
         whole.elapsed += part.elapsed
+    if samples and all(part.in_window is not None for part in samples):
+        whole.in_window = sum(part.in_window for part in samples)
     return whole
 
 
@@ -71,13 +76,14 @@ def _kind(error: BaseException) -> str:
     return f"{type(error).__name__}: {text[:80]}" if text else type(error).__name__
 
 
-async def _timed(operation: Operation, index: int, due: float, sample: Sample) -> None:
+async def _timed(operation: Operation, index: int, due: float, sample: Sample) -> bool:
     try:
         await operation(index)
     except Exception as exc:  # counted, never raised: one failure must not end the run
         sample.record(due, exc)
-    else:
-        sample.record(due, None)
+        return False
+    sample.record(due, None)
+    return True
 
 
 async def closed_loop(operation: Operation, *, concurrency: int, duration: float = float("inf"),
@@ -88,16 +94,21 @@ async def closed_loop(operation: Operation, *, concurrency: int, duration: float
     indexes = iter(range(first_index, first_index + (count if count is not None else 10**12)))
     begin = time.perf_counter()
     deadline = begin + duration
+    in_window = 0
 
     async def caller() -> None:
+        nonlocal in_window
         while time.perf_counter() < deadline:
             index = next(indexes, None)
             if index is None:
                 return
-            await _timed(operation, index, time.perf_counter(), sample)
+            if await _timed(operation, index, time.perf_counter(), sample) and time.perf_counter() <= deadline:
+                in_window += 1
 
     await asyncio.gather(*(caller() for _ in range(concurrency)))
     sample.elapsed = time.perf_counter() - begin
+    if sample.elapsed > duration:  # time-bound: the rate is what completed within the window
+        sample.elapsed, sample.in_window = duration, in_window
     return sample
 
 

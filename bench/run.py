@@ -79,6 +79,8 @@ async def measure(running: BenchStack, options: Options) -> BackendResult:
         await closed_loop(floor.complete, concurrency=5, count=20, first_index=10**6)
         await closed_loop(paysaga.webhook, concurrency=5, count=50)
         await closed_loop(paysaga.saga, concurrency=2, count=4)
+        await asyncio.sleep(1.0)
+        ctx.payment_baseline = await ctx.running("PaymentWorkflow")
 
         if "floor" in options.phases:
             await _floor(ctx)
@@ -86,6 +88,9 @@ async def measure(running: BenchStack, options: Options) -> BackendResult:
             await _webhooks(ctx)
         if "rates" in options.phases:
             await _rates(ctx)
+        # what the rates left unfinished would slow the sagas: let the workers finish it first
+        await ctx.quiet("BenchFloor", limit=600.0)
+        await ctx.quiet("PaymentWorkflow", ctx.payment_baseline, limit=600.0)
         if "sagas" in options.phases:
             await _sagas(ctx)
         if "burst" in options.phases:
@@ -106,6 +111,7 @@ class _Context:
     options: Options
     result: BackendResult
     pids: dict[str, int]
+    payment_baseline: int = 0  # routing workflows left open (idle) by the warm-up's sagas
 
     def cpu(self) -> dict[str, float]:
         return {name: cpu_seconds(pid) for name, pid in self.pids.items()}
@@ -117,11 +123,11 @@ class _Context:
         for name, now in self.cpu().items():
             account[name] = account.get(name, 0.0) + now - before[name]
 
-    async def quiet(self, workflow_type: str, baseline: int = 0) -> float:
+    async def quiet(self, workflow_type: str, baseline: int = 0, limit: float | None = None) -> float:
         """Wait until no more than `baseline` workflows of this type run: the workers caught up."""
         query = f"WorkflowType = '{workflow_type}' AND ExecutionStatus = 'Running'"
         begin = time.perf_counter()
-        limit = self.options.catch_up_limit
+        limit = limit or self.options.catch_up_limit
         while (left := (await self.client.count_workflows(query)).count) > baseline:
             if time.perf_counter() - begin > limit:
                 log(f"  {left - baseline} {workflow_type} still running after {limit:.0f} s; going on")
@@ -136,7 +142,7 @@ class _Context:
     async def alternate(self, label: str, measure_slice, *, slices: int) -> tuple[Sample, Sample]:
         """The floor's raw signal-with-start and paysaga's webhooks, in alternating slices (the
         machine's other load then weighs on both alike), each followed by its workers catching up."""
-        baseline = await self.running("PaymentWorkflow")
+        baseline = self.payment_baseline
         raw_parts, webhook_parts = [], []
         for _ in range(slices):
             before = self.cpu()
