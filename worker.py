@@ -140,7 +140,7 @@ def build_activities(settings: Settings, client: Client, session_factory) -> lis
         gateway.refund_payment,
         *store.all(),
         subscriptions.apply_payment, subscriptions.reverse_payment,
-        routing.hint_payment,
+        routing.hint_payment, routing.hand_to_checkout,
         *events.all(),
         *retention.all(),
     ]

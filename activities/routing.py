@@ -1,10 +1,13 @@
-"""Handing a payment hint to its routing workflow from inside a saga (reconciliation)."""
+"""Signals sent from inside sagas: a payment hint to its routing workflow (reconciliation), and
+a payment read back to its checkout."""
 from __future__ import annotations
 
 from temporalio import activity
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
-from workflows.messages import PaymentHint, PaymentNotification
+from workflows.ids import checkout_workflow_id
+from workflows.messages import PaymentForCheckout, PaymentHint, PaymentNotification
 from workflows.starters import relay_payment_hint
 
 
@@ -23,3 +26,16 @@ class RoutingActivities:
             idle_seconds=self._idle_seconds,
             notification=PaymentNotification(topic="reconciliation", action=hint.reason),
         )
+
+    @activity.defn(name="routing.hand_to_checkout")
+    async def hand_to_checkout(self, handed: PaymentForCheckout) -> bool:
+        """Signal the checkout; False when it has closed (the payment is then the router's to
+        settle). A repeated signal is harmless: the checkout acts once per payment and status."""
+        handle = self._client.get_workflow_handle(checkout_workflow_id(handed.checkout_id))
+        try:
+            await handle.signal("payment_observed", handed.observed)
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise
+        return True

@@ -198,6 +198,7 @@ class StoreActivities:
     @activity.defn(name="store.save_subscription")
     async def save_subscription(self, record: SubscriptionRecord) -> int:
         emitted: set[int] = set()
+        audited: list[AuditRecord] = []  # new audit records, counted once committed
 
         async def work(session: AsyncSession) -> int:
             emitted.clear()
@@ -255,10 +256,15 @@ class StoreActivities:
                         .execution_options(synchronize_session=False))
             if applied:  # a stale or retried write emits nothing, as it changes nothing
                 await self._emit(emitted, emitters.subscription_changed(session, record, subscription_id, now))
+            audited.clear()
+            if record.audit is not None and await self._insert_audit(session, record.audit):
+                audited.append(record.audit)
             return subscription_id
 
         subscription_id = await self._unit_of_work(work)
         await self._announce(emitted)
+        for entry in audited:
+            business_metrics.audited(entry.action, dict(entry.detail))
         return subscription_id
 
     # --- audit -------------------------------------------------------------------------
@@ -267,19 +273,24 @@ class StoreActivities:
     async def record_audit(self, record: AuditRecord) -> None:
         # append-only: a retried activity finds its record already there and leaves it be
         async def work(session: AsyncSession) -> bool:
-            return await insert_if_absent(session, AuditRow, {
-                "dedup_key": record.dedup_key,
-                "occurred_at": utcnow(),
-                "actor": record.actor,
-                "action": record.action,
-                "user_id": record.user_id,
-                "mercadopago_payment_id": record.mercadopago_payment_id,
-                "external_reference": record.external_reference,
-                "detail": dict(record.detail),
-            }, key=["dedup_key"]) is not None
+            return await self._insert_audit(session, record)
 
         if await self._unit_of_work(work):  # counted once, when the record is new
             business_metrics.audited(record.action, dict(record.detail))
+
+    @staticmethod
+    async def _insert_audit(session: AsyncSession, record: AuditRecord) -> bool:
+        """Append the record unless its dedup key is there already; True when it is new."""
+        return await insert_if_absent(session, AuditRow, {
+            "dedup_key": record.dedup_key,
+            "occurred_at": utcnow(),
+            "actor": record.actor,
+            "action": record.action,
+            "user_id": record.user_id,
+            "mercadopago_payment_id": record.mercadopago_payment_id,
+            "external_reference": record.external_reference,
+            "detail": dict(record.detail),
+        }, key=["dedup_key"]) is not None
 
     # --- reconciliation ----------------------------------------------------------------
 

@@ -82,6 +82,12 @@ class PaymentObserved(Message):
         )
 
 
+class PaymentForCheckout(Message):
+    """A payment handed by its routing workflow to the checkout it belongs to."""
+    checkout_id: str
+    observed: PaymentObserved
+
+
 class CheckoutOutcome(Message):
     checkout_id: str
     status: CheckoutStatus
@@ -205,6 +211,8 @@ class SubscriptionRecord(Message):
     # the subscription.* event this change is, emitted with it (once: the version guards both)
     event: str | None = None
     event_detail: dict[str, str] = {}
+    # the audit record of this change, written in the same transaction (one activity, not two)
+    audit: AuditRecord | None = None
 
 
 # --- subscription ----------------------------------------------------------------------

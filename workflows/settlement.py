@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.settlement import Action, decide
     from domain.statuses import CheckoutStatus
     from workflows import activity_options as options
+    from workflows import local_first
     from workflows.messages import (
         ApplyPayment,
         AuditRecord,
@@ -61,11 +62,9 @@ async def settle(plan: PlanSnapshot, user_id: int, payment: PaymentObserved, ext
                     {"paid": f"{payment.amount} {payment.currency}", "price": f"{plan.price} {plan.currency}"})
         return await refund(user_id, payment, external_reference, "amount_mismatch")
     if action == Action.REVERSE:
-        await workflow.execute_activity(
+        await _tell_subscription(
             "subscription.reverse_payment",
             ReversePayment(user_id=user_id, mercadopago_payment_id=payment.mercadopago_payment_id, reason=payment.status),
-            result_type=SubscriptionView,
-            **options.SUBSCRIPTION,
         )
         return Settled.REVERSED
     return Settled.REJECTED if action == Action.RETRY_ALLOWED else Settled.PENDING
@@ -79,15 +78,26 @@ async def _apply(plan: PlanSnapshot, user_id: int, payment: PaymentObserved, ext
         approved_at=payment.approved_at or workflow.now(),
     )
     try:
-        await workflow.execute_activity(
-            "subscription.apply_payment", request, result_type=SubscriptionView, **options.SUBSCRIPTION
-        )
+        await _tell_subscription("subscription.apply_payment", request)
     except BaseException:
         # the buyer paid but the period could not be granted (or an operator cancelled us):
         # give the money back, then let the failure stand
         await refund(user_id, payment, external_reference, "activation_failed")
         raise
     return Settled.APPLIED
+
+
+async def _tell_subscription(activity: str, request: ApplyPayment | ReversePayment) -> SubscriptionView:
+    """The user's subscription applies the change and answers (an update, sent by an activity).
+
+    Tried once as a local activity first: the answer comes back within this workflow task, with
+    no activity task through the server. The local attempt gives way to the activity after a few
+    seconds, so workflow tasks held waiting for it can never starve the subscriptions' own.
+    """
+    return await local_first.execute(
+        activity, request, result_type=SubscriptionView, options=options.SUBSCRIPTION,
+        patch="subscription-update-locally-first", local_timeout=options.SUBSCRIPTION_LOCAL_ATTEMPT,
+    )
 
 
 async def refund(user_id: int, payment: PaymentObserved, external_reference: str, reason: str) -> Settled:

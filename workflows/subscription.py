@@ -208,34 +208,33 @@ class SubscriptionWorkflow:
         period = self._ledger.period()
         status = self._status()
         plan_id = period.plan_id if period else self._last_plan_id()
-        self._subscription_id = await self._write(
-            "store.save_subscription",
-            SubscriptionRecord(
-                user_id=self._user_id,
-                plan_id=plan_id,
-                status=status,
-                start_date=period.start if period else None,
-                end_date=period.end if period else self._last_end(),
-                version=self._version,
-                ledger=ledger,
-                # the outbox event of this change, recorded with it in one transaction
-                event=action,
-                event_detail={**({"mercadopagoPaymentId": payment_id} if payment_id else {}), **(event_detail or {})},
-            ),
-            int,
+        audit = AuditRecord(
+            dedup_key=f"{workflow.info().workflow_id}:v{self._version}:{action}",
+            actor=workflow.info().workflow_id,
+            action=action,
+            user_id=self._user_id,
+            mercadopago_payment_id=payment_id,
+            detail={"status": str(status), **(detail or {})},
         )
+        # one write for the change and its audit record: one activity, one transaction
+        audit_with_change = workflow.patched("subscription-audit-in-the-same-write")
+        record = SubscriptionRecord(
+            user_id=self._user_id,
+            plan_id=plan_id,
+            status=status,
+            start_date=period.start if period else None,
+            end_date=period.end if period else self._last_end(),
+            version=self._version,
+            ledger=ledger,
+            # the outbox event of this change, recorded with it in one transaction
+            event=action,
+            event_detail={**({"mercadopagoPaymentId": payment_id} if payment_id else {}), **(event_detail or {})},
+            audit=audit if audit_with_change else None,
+        )
+        self._subscription_id = await self._write("store.save_subscription", record, int)
         self._persisted_status = status
-        await self._write(
-            "store.record_audit",
-            AuditRecord(
-                dedup_key=f"{workflow.info().workflow_id}:v{self._version}:{action}",
-                actor=workflow.info().workflow_id,
-                action=action,
-                user_id=self._user_id,
-                mercadopago_payment_id=payment_id,
-                detail={"status": str(status), **(detail or {})},
-            ),
-        )
+        if not audit_with_change:
+            await self._write("store.record_audit", audit)
 
     async def _write(self, activity: str, record, result_type: type | None = None):
         """Persist a decision. A local activity writes before Temporal records the step that

@@ -114,6 +114,31 @@ async def record_local_first(stack: RunningStack) -> None:
         (HISTORIES / f"{name}.json").write_text(json.dumps(history.to_json_dict(), indent=1))
 
 
+async def record_fewer_tasks(stack: RunningStack) -> None:
+    """A saga with fewer workflow tasks: the router hands the payment to its checkout from a local
+    activity, the subscription is updated from a local activity first, and its change and audit
+    record are one write. Then the payment is refunded after its checkout closed, so the router
+    finds the checkout gone and reverses the period itself."""
+    client = await stack.temporal()
+    paid = await new_checkout(stack, 6)
+    payment = await pay(stack, paid["preferenceId"])
+    await wait_checkout(stack, 6, paid["checkoutId"], "COMPLETED")
+    await wait_subscription(stack, 6, "ACTIVE")
+    await set_payment_status(stack, payment["id"], "refunded")
+    await wait_subscription(stack, 6, "EXPIRED")
+    await wait_checkout(stack, 6, paid["checkoutId"], "REFUNDED")
+    histories = {
+        "checkout_paid_fewer_tasks": checkout_workflow_id(paid["checkoutId"]),
+        "payment_router_refunded_after_checkout_closed": payment_workflow_id(str(payment["id"])),
+        "subscription_audit_in_the_same_write": subscription_workflow_id(6),
+    }
+    await _wait_closed_or_current(client, histories["payment_router_refunded_after_checkout_closed"])
+    HISTORIES.mkdir(exist_ok=True)
+    for name, workflow_id in histories.items():
+        history = await client.get_workflow_handle(workflow_id).fetch_history()
+        (HISTORIES / f"{name}.json").write_text(json.dumps(history.to_json_dict(), indent=1))
+
+
 async def _wait_closed_or_current(client, workflow_id: str) -> None:
     from temporalio.client import WorkflowExecutionStatus
 
@@ -125,8 +150,8 @@ async def _wait_closed_or_current(client, workflow_id: str) -> None:
 
 
 def main() -> None:
-    """`... record_histories retention` (or `local-first`) records only that scenario."""
-    scenario = {"retention": record_retention, "local-first": record_local_first}.get(" ".join(sys.argv[1:]), record)
+    """`... record_histories retention` (or `local-first`, `fewer-tasks`) records only that scenario."""
+    scenario = {"retention": record_retention, "local-first": record_local_first, "fewer-tasks": record_fewer_tasks}.get(" ".join(sys.argv[1:]), record)
     with tempfile.TemporaryDirectory() as var_dir:
         stack = Stack(free_stack_config(Path(var_dir), sqlite_url(var_dir)))
         stack.start()

@@ -8,7 +8,8 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from domain.statuses import SubscriptionStatus as S
-from store.models import LedgerRow, SubscriptionRow
+from store.models import AuditRow, LedgerRow, SubscriptionRow
+from workflows.messages import AuditRecord
 
 from . import builders
 
@@ -101,3 +102,22 @@ async def test_concurrent_writes_keep_the_newest_version(store, sessions):
 async def test_users_have_separate_subscriptions(store):
     assert await store.save_subscription(builders.subscription(1, user_id=7)) != \
         await store.save_subscription(builders.subscription(1, user_id=8))
+
+
+async def test_the_audit_record_is_written_with_the_change_once(store, sessions):
+    audit = AuditRecord(dedup_key="subscription-user-7:v1:subscription.activated", actor="subscription-user-7",
+                        action="subscription.activated", user_id=7, mercadopago_payment_id="p1",
+                        detail={"status": "ACTIVE"})
+    record = builders.subscription(1, ledger_changes=(builders.ledger("p1"),)).model_copy(update={"audit": audit})
+    await store.save_subscription(record)
+    await store.save_subscription(record)  # a retried write: the audit record stays one
+    # a stale write still leaves its own audit record: it is what the workflow decided
+    await store.save_subscription(builders.subscription(0).model_copy(update={"audit": audit.model_copy(
+        update={"dedup_key": "subscription-user-7:v0:subscription.activated"})}))
+
+    async with sessions() as session:
+        rows = list(await session.scalars(select(AuditRow).order_by(AuditRow.id)))
+    assert [(row.dedup_key, row.action, row.mercadopago_payment_id, row.detail) for row in rows] == [
+        ("subscription-user-7:v1:subscription.activated", "subscription.activated", "p1", {"status": "ACTIVE"}),
+        ("subscription-user-7:v0:subscription.activated", "subscription.activated", "p1", {"status": "ACTIVE"}),
+    ]
