@@ -48,6 +48,7 @@ class Floor:
         self._run_id = run_id
         self._task_queue = task_queue
         self.started: list[str] = []
+        self.last_completed: str | None = None  # for its history
 
     def _id(self, kind: str, index: int) -> str:
         return f"bench-floor-{self._run_id}-{kind}-{index}"
@@ -71,6 +72,7 @@ class Floor:
         """A whole workflow: signal-with-start, then wait until it has run its activity and ended."""
         handle = await self.signal_with_start(index, "complete")
         await handle.result()
+        self.last_completed = handle.id
 
 
 async def serve(address: str, task_queue: str, ready_file: Path | None) -> None:

@@ -18,7 +18,7 @@ from bench.http import ConnectionPool
 from config.settings import DEV_JWT_SECRET
 from sandbox.signing import signature_header
 from workflows.checkout import CheckoutWorkflow
-from workflows.ids import checkout_workflow_id
+from workflows.ids import checkout_workflow_id, payment_workflow_id, subscription_workflow_id
 from workflows.messages import ApplyPayment, PlanSnapshot
 
 WEBHOOK_PATH = "/api/webhooks/mercadopago"
@@ -44,6 +44,7 @@ class Paysaga:
         self._tokens: dict[int, str] = {}
         self._subscriptions = SubscriptionActivities(client, task_queue, continue_as_new_after=500)
         self.last_payment_id: str | None = None  # a real payment, for duplicate bursts
+        self.last_saga_workflows: list[str] = []  # the workflows the last saga ran, for their histories
 
     # --- MercadoPago's side ----------------------------------------------------------------
 
@@ -107,6 +108,8 @@ class Paysaga:
         if status != 200 or json.loads(answer)["status"] != "ACTIVE":
             raise Refused(f"subscription answered {status}: {answer[:120]!r}")
         self.last_payment_id = payment_id
+        self.last_saga_workflows = [checkout_workflow_id(checkout["checkoutId"]), payment_workflow_id(payment_id),
+                                    subscription_workflow_id(user_id)]
 
     # --- long-lived workflows (memory) -----------------------------------------------------
 

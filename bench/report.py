@@ -103,7 +103,21 @@ def render(results: list[BackendResult], options: Options, machine: dict[str, st
     lines += ["", "| measure | " + " | ".join(names) + " | target |", "|---|" + "---|" * len(names) + "---|"]
     lines += [f"| {label} | " + " | ".join(cells) + f" | {target} |" for label, cells, target in rows]
     lines += _cpu_tables(results)
+    lines += _work_tables(results)
     return "\n".join(lines) + "\n"
+
+
+def _work_tables(results: list[BackendResult]) -> list[str]:
+    """The server's share of the gap: what one floor workflow and one saga ask of Temporal."""
+    lines: list[str] = []
+    for result in results:
+        if not result.work:
+            continue
+        name = BACKEND_NAMES.get(result.backend, result.backend)
+        lines += ["", f"Temporal work per operation, {name} (counted from the histories)", "",
+                  "| operation | workflows | workflow tasks | activity tasks | local activities |", "|---|---|---|---|---|"]
+        lines += [f"| {label} | " + " | ".join(work.cells()) + " |" for label, work in result.work.items()]
+    return lines
 
 
 PROCESSES = ("temporal", "api", "worker", "sandbox", "floor worker", "bench")

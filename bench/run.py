@@ -14,6 +14,7 @@ from bench.load import Sample, closed_loop, fixed_rate, merged
 from bench.machine import cpu_seconds, loaded_libraries, resident_mb
 from bench.paysaga import Paysaga
 from bench.stack import BenchStack
+from bench.work import TemporalWork, work_of
 from config.temporal import connect_temporal
 from config.settings import Settings
 
@@ -54,6 +55,8 @@ class BackendResult:
     # CPU seconds by process while measuring (catching up included), and the operations done:
     # {measurement: {"operations": n, process: seconds}}
     cpu: dict[str, dict[str, float]] = field(default_factory=dict)
+    # what one floor workflow and one saga asked of the Temporal server
+    work: dict[str, TemporalWork] = field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -182,6 +185,8 @@ async def _floor(ctx: _Context) -> None:
     result.floor["complete"] = await closed_loop(floor.complete, concurrency=options.saga_concurrency,
                                                  duration=options.loop_seconds)
     ctx.charge("floor workflow", before, result.floor["complete"].ok)
+    if floor.last_completed:
+        result.work["floor workflow"] = await work_of(ctx.client, [floor.last_completed])
     log(f"  {_summary(result.floor['complete'])}")
 
 
@@ -214,6 +219,8 @@ async def _sagas(ctx: _Context) -> None:
     result.sagas["sustained"] = await closed_loop(paysaga.saga, concurrency=options.saga_concurrency,
                                                   duration=options.saga_seconds)
     ctx.charge("saga", before, result.sagas["sustained"].ok)
+    if paysaga.last_saga_workflows:
+        result.work["saga"] = await work_of(ctx.client, paysaga.last_saga_workflows)
     log(f"  {_summary(result.sagas['sustained'])}")
 
 

@@ -31,7 +31,3 @@ SUBSCRIPTION = dict(
     start_to_close_timeout=timedelta(seconds=30),
     retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)),
 )
-
-# The same update tried once inside the workflow task first (workflows/local_first.py): short,
-# as a held workflow task waits on another workflow's task to answer it.
-SUBSCRIPTION_LOCAL_ATTEMPT = timedelta(seconds=5)

@@ -9,7 +9,6 @@ ordinary activity raises them (an ActivityError whose cause is the ApplicationEr
 """
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -17,19 +16,17 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 
 
-async def execute(activity: str, arg: Any, *, result_type: type, options: dict, patch: str,
-                  local_timeout: timedelta | None = None) -> Any:
+async def execute(activity: str, arg: Any, *, result_type: type, options: dict, patch: str) -> Any:
     """`workflow.execute_activity(activity, arg, **options)`, tried once locally first.
 
     `patch` names the change for histories recorded before it (they keep the plain activity).
-    `local_timeout` bounds the local attempt when it should give way sooner than the activity.
     """
     if not workflow.patched(patch):
         return await workflow.execute_activity(activity, arg, result_type=result_type, **options)
     try:
         return await workflow.execute_local_activity(
             activity, arg, result_type=result_type,
-            start_to_close_timeout=local_timeout or options["start_to_close_timeout"],
+            start_to_close_timeout=options["start_to_close_timeout"],
             retry_policy=RetryPolicy(maximum_attempts=1),
         )
     except ActivityError as err:  # a timeout: the cause is a TimeoutError

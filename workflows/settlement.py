@@ -16,7 +16,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.settlement import Action, decide
     from domain.statuses import CheckoutStatus
     from workflows import activity_options as options
-    from workflows import local_first
     from workflows.messages import (
         ApplyPayment,
         AuditRecord,
@@ -90,14 +89,10 @@ async def _apply(plan: PlanSnapshot, user_id: int, payment: PaymentObserved, ext
 async def _tell_subscription(activity: str, request: ApplyPayment | ReversePayment) -> SubscriptionView:
     """The user's subscription applies the change and answers (an update, sent by an activity).
 
-    Tried once as a local activity first: the answer comes back within this workflow task, with
-    no activity task through the server. The local attempt gives way to the activity after a few
-    seconds, so workflow tasks held waiting for it can never starve the subscriptions' own.
-    """
-    return await local_first.execute(
-        activity, request, result_type=SubscriptionView, options=options.SUBSCRIPTION,
-        patch="subscription-update-locally-first", local_timeout=options.SUBSCRIPTION_LOCAL_ATTEMPT,
-    )
+    A scheduled activity, never a local one: a local activity would hold this workflow task
+    while the subscription's own task waits for a slot on the same workers, and under a burst
+    the held tasks can take every slot."""
+    return await workflow.execute_activity(activity, request, result_type=SubscriptionView, **options.SUBSCRIPTION)
 
 
 async def refund(user_id: int, payment: PaymentObserved, external_reference: str, reason: str) -> Settled:

@@ -51,7 +51,8 @@ class Purchase:
 class BurstResult:
     purchases: list[Purchase] = field(default_factory=list)
     checkout_failures: list[str] = field(default_factory=list)
-    statuses: Counter = field(default_factory=Counter)  # every answer, retries included
+    statuses: Counter = field(default_factory=Counter)  # every answer, retries included (0: none)
+    no_answer: Counter = field(default_factory=Counter)  # why a delivery got no answer, by error type
     final: dict[int, int] = field(default_factory=dict)  # index of a delivery -> its last status
     latencies: list[float] = field(default_factory=list)  # seconds, answered deliveries only
     sent: int = 0
@@ -87,6 +88,7 @@ class BurstResult:
             "ack_p99_ms": pct(0.99),
             "ack_max_ms": round(1000 * ordered[-1], 1) if ordered else 0.0,
             "statuses": {str(k): v for k, v in sorted(self.statuses.items(), key=lambda kv: str(kv[0]))},
+            "no_answer": dict(self.no_answer),
             "burst_s": round(window, 1),
             "all_applied_after_s": None if self.applied_after is None else round(self.applied_after, 1),
         }
@@ -216,8 +218,9 @@ class Burst:
             answer = await api.post(url, content=body, headers=headers)
             status = answer.status_code
             self.result.latencies.append(time.perf_counter() - started)
-        except httpx.TransportError:
+        except httpx.TransportError as exc:
             status = 0  # no answer: refused, reset or timed out
+            self.result.no_answer[type(exc).__name__] += 1
         self.result.statuses[status] += 1
         self.result.final[number] = status
         self.result.sent += 1

@@ -116,9 +116,9 @@ async def record_local_first(stack: RunningStack) -> None:
 
 async def record_fewer_tasks(stack: RunningStack) -> None:
     """A saga with fewer workflow tasks: the router hands the payment to its checkout from a local
-    activity, the subscription is updated from a local activity first, and its change and audit
-    record are one write. Then the payment is refunded after its checkout closed, so the router
-    finds the checkout gone and reverses the period itself."""
+    activity, and a subscription change and its audit record are one write. Then the payment is
+    refunded after its checkout closed, so the router finds the checkout gone and reverses the
+    period itself."""
     client = await stack.temporal()
     paid = await new_checkout(stack, 6)
     payment = await pay(stack, paid["preferenceId"])
