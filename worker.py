@@ -167,6 +167,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             workflows=WORKFLOWS,
             activities=build_activities(settings, client, session_factory),
             activity_executor=executor,
+            max_cached_workflows=settings.worker_max_cached_workflows,
             graceful_shutdown_timeout=timedelta(seconds=10),
             interceptors=[ActivityLogContext()],
         )

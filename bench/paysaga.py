@@ -28,7 +28,15 @@ PLAN = PlanSnapshot(id=1, code="BASIC", name="Plan BASIC", price=Decimal("9.99")
 
 
 class Refused(Exception):
-    pass
+    @classmethod
+    def answer(cls, what: str, status: int, body: bytes) -> "Refused":
+        """`what answered 503 temporal_unavailable`: the status and the API's error code, short
+        enough to count alike in the report."""
+        try:
+            code = json.loads(body).get("error", "")
+        except (ValueError, AttributeError):
+            code = body[:60].decode(errors="replace")
+        return cls(f"{what} answered {status} {code}".rstrip())
 
 
 class Paysaga:
@@ -69,7 +77,7 @@ class Paysaga:
         }
         status, answer = await self.api.request("POST", f"{WEBHOOK_PATH}?data.id={payment_id}&type=payment", body, headers)
         if status != 200 or b'"accepted"' not in answer:
-            raise Refused(f"webhook answered {status}: {answer[:120]!r}")
+            raise Refused.answer("webhook", status, answer)
 
     # --- the buyer's side ------------------------------------------------------------------
 
@@ -86,7 +94,7 @@ class Paysaga:
         body = json.dumps({"userId": user_id, "planId": PLAN.id}).encode()
         status, answer = await self.api.request("POST", "/api/payments/checkout", body, self._headers(user_id))
         if status != 201:
-            raise Refused(f"checkout answered {status}: {answer[:120]!r}")
+            raise Refused.answer("checkout", status, answer)
         return {**json.loads(answer), "userId": user_id}
 
     async def saga(self, _index: int) -> None:
@@ -95,7 +103,7 @@ class Paysaga:
         paid = json.dumps({"preference_id": checkout["preferenceId"], "status": "approved"}).encode()
         status, answer = await self.sandbox.request("POST", "/sandbox/payments", paid, {"Content-Type": "application/json"})
         if status not in (200, 201):
-            raise Refused(f"sandbox payment answered {status}: {answer[:120]!r}")
+            raise Refused.answer("sandbox payment", status, answer)
         payment_id = str(json.loads(answer)["id"])
         # the checkout ends once the payment is applied: wait for that on Temporal (one long poll),
         # then see the subscription ACTIVE through the API, as the frontend would
@@ -106,7 +114,7 @@ class Paysaga:
         user_id = checkout["userId"]
         status, answer = await self.api.request("GET", f"/api/subscriptions/user/{user_id}", b"", self._headers(user_id))
         if status != 200 or json.loads(answer)["status"] != "ACTIVE":
-            raise Refused(f"subscription answered {status}: {answer[:120]!r}")
+            raise Refused.answer("subscription", status, answer)
         self.last_payment_id = payment_id
         self.last_saga_workflows = [checkout_workflow_id(checkout["checkoutId"]), payment_workflow_id(payment_id),
                                     subscription_workflow_id(user_id)]

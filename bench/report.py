@@ -109,15 +109,10 @@ def render(results: list[BackendResult], options: Options, machine: dict[str, st
 
 def _work_tables(results: list[BackendResult]) -> list[str]:
     """The server's share of the gap: what one floor workflow and one saga ask of Temporal."""
-    lines: list[str] = []
-    for result in results:
-        if not result.work:
-            continue
-        name = BACKEND_NAMES.get(result.backend, result.backend)
-        lines += ["", f"Temporal work per operation, {name} (counted from the histories)", "",
-                  "| operation | workflows | workflow tasks | activity tasks | local activities |", "|---|---|---|---|---|"]
-        lines += [f"| {label} | " + " | ".join(work.cells()) + " |" for label, work in result.work.items()]
-    return lines
+    return _per_backend(
+        results, "Temporal work per operation, {name} (counted from the histories)",
+        ["operation", "workflows", "workflow tasks", "activity tasks", "local activities"],
+        lambda result: [[label, *work.cells()] for label, work in result.work.items()])
 
 
 PROCESSES = ("temporal", "api", "worker", "sandbox", "floor worker", "bench")
@@ -125,19 +120,28 @@ PROCESSES = ("temporal", "api", "worker", "sandbox", "floor worker", "bench")
 
 def _cpu_tables(results: list[BackendResult]) -> list[str]:
     """Where the CPU goes: milliseconds of each process per operation (workers catching up included)."""
-    lines: list[str] = []
-    for result in results:
-        if not result.cpu:
-            continue
-        name = BACKEND_NAMES.get(result.backend, result.backend)
-        lines += ["", f"CPU per operation, {name} (ms; Temporal is the dev server, bench is the load generator)", "",
-                  "| operation | " + " | ".join(PROCESSES) + " | total |", "|---|" + "---|" * (len(PROCESSES) + 1)]
+    def rows(result: BackendResult) -> list[list[str]]:
+        body = []
         for label, account in result.cpu.items():
             n = account.get("operations") or 0
-            if not n:
-                continue
-            cells = [account.get(p, 0.0) * 1000 / n for p in PROCESSES]
-            lines.append(f"| {label} ({n:.0f}) | " + " | ".join(f"{c:.1f}" for c in cells) + f" | {sum(cells):.1f} |")
+            if n:
+                cells = [account.get(p, 0.0) * 1000 / n for p in PROCESSES]
+                body.append([f"{label} ({n:.0f})", *(f"{c:.1f}" for c in cells), f"{sum(cells):.1f}"])
+        return body
+
+    return _per_backend(results, "CPU per operation, {name} (ms; Temporal is the dev server, bench is the load generator)",
+                        ["operation", *PROCESSES, "total"], rows)
+
+
+def _per_backend(results: list[BackendResult], title: str, header: list[str], rows) -> list[str]:
+    """One table per backend, of the rows `rows(result)` gives (none: no table)."""
+    lines: list[str] = []
+    for result in results:
+        body = rows(result)
+        if body:
+            name = BACKEND_NAMES.get(result.backend, result.backend)
+            lines += ["", title.format(name=name), "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+            lines += ["| " + " | ".join(cells) + " |" for cells in body]
     return lines
 
 

@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     temporal_ui_origin: str = ""
 
     worker_metrics_address: str = "127.0.0.1:9464"
+    # workflows a worker keeps in memory between their tasks (the SDK's default is 1,000); one
+    # evicted is replayed from its history when it next has work. Most open workflows only wait
+    # (a checkout for its buyer, a subscription for its end date), so a smaller cache bounds the
+    # worker's memory however many are open
+    worker_max_cached_workflows: int = Field(default=500, ge=100)
     log_level: str = "INFO"
 
     event_webhook_urls: str | None = None
