@@ -59,14 +59,11 @@ async def record(stack: RunningStack) -> None:
         await asyncio.sleep(0.2)
     histories["reconciliation"] = runs[0].id
 
-    HISTORIES.mkdir(exist_ok=True)
-    for name, workflow_id in histories.items():
+    for workflow_id in histories.values():
         await _wait_closed_or_current(client, workflow_id)
-        history = await client.get_workflow_handle(workflow_id).fetch_history()
-        (HISTORIES / f"{name}.json").write_text(json.dumps(history.to_json_dict(), indent=1))
     # the subscription never closes: its history so far is what a replay must accept
-    history = await client.get_workflow_handle(subscription_workflow_id(1)).fetch_history()
-    (HISTORIES / "subscription_activated_then_refunded.json").write_text(json.dumps(history.to_json_dict(), indent=1))
+    histories["subscription_activated_then_refunded"] = subscription_workflow_id(1)
+    await _save(client, histories)
     await record_retention(stack)
 
 
@@ -80,9 +77,7 @@ async def record_retention(stack: RunningStack) -> None:
         if runs:
             break
         await asyncio.sleep(0.2)
-    history = await client.get_workflow_handle(runs[0].id).fetch_history()
-    HISTORIES.mkdir(exist_ok=True)
-    (HISTORIES / "retention.json").write_text(json.dumps(history.to_json_dict(), indent=1))
+    await _save(client, {"retention": runs[0].id})
 
 
 async def record_local_first(stack: RunningStack) -> None:
@@ -108,10 +103,7 @@ async def record_local_first(stack: RunningStack) -> None:
         "payment_router_local_first": payment_workflow_id(str(payment["id"])),
         "payment_router_local_then_activity": payment_workflow_id(str(retried_payment["id"])),
     }
-    HISTORIES.mkdir(exist_ok=True)
-    for name, workflow_id in histories.items():
-        history = await client.get_workflow_handle(workflow_id).fetch_history()
-        (HISTORIES / f"{name}.json").write_text(json.dumps(history.to_json_dict(), indent=1))
+    await _save(client, histories)
 
 
 async def record_fewer_tasks(stack: RunningStack) -> None:
@@ -133,6 +125,11 @@ async def record_fewer_tasks(stack: RunningStack) -> None:
         "subscription_audit_in_the_same_write": subscription_workflow_id(6),
     }
     await _wait_closed_or_current(client, histories["payment_router_refunded_after_checkout_closed"])
+    await _save(client, histories)
+
+
+async def _save(client, histories: dict[str, str]) -> None:
+    """Write each workflow's history so far to histories/{name}.json."""
     HISTORIES.mkdir(exist_ok=True)
     for name, workflow_id in histories.items():
         history = await client.get_workflow_handle(workflow_id).fetch_history()
