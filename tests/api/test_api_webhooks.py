@@ -1,6 +1,7 @@
 """The MercadoPago webhook: verify, relay to Temporal (signal-with-start), answer within 2 s."""
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import socket
 import time
@@ -10,6 +11,7 @@ import pytest
 from sqlalchemy import select
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.routers import webhooks
 from store.models import WebhookEventRow
 from tests.api.helpers import WEBHOOK_SECRET, serve, signed_webhook
 from tests.support.waiting import eventually
@@ -243,6 +245,36 @@ async def test_database_trouble_does_not_delay_or_fail_a_relayed_notification(li
     finally:
         blocker.close()
     assert await _exists(temporal_env, "payment-5100000013")
+
+
+async def test_only_a_delivery_temporal_does_not_hold_waits_for_its_inbox_record(live_settings, temporal_env, db,
+                                                                                 database_url, monkeypatch):
+    # waits long enough that an answer held up by its record could not come while the lock is held
+    monkeypatch.setattr(webhooks, "INBOX_WAIT_SECONDS", 60.0)
+    monkeypatch.setattr(webhooks, "ANSWER_WITHIN_SECONDS", 60.0)
+    settings = live_settings()
+    accepted = signed_webhook("5100000016")
+    forged = signed_webhook("5100000017", secret="not-the-secret")
+    blocker = sqlite3.connect(database_url.split("///", 1)[1], isolation_level=None)
+    try:
+        blocker.execute("BEGIN EXCLUSIVE")  # no inbox record can be written meanwhile
+        async with serve(settings) as client:
+            # relayed: Temporal holds it, so the answer does not wait for the inbox
+            async with asyncio.timeout(10):
+                response = await client.post(accepted.url, headers=accepted.headers, content=accepted.body)
+            assert response.status_code == 200
+            # refused: its inbox record is the only trace of it, so the answer waits for it
+            refused = asyncio.create_task(client.post(forged.url, headers=forged.headers, content=forged.body))
+            done, _ = await asyncio.wait({refused}, timeout=0.5)
+            assert not done, "a refused delivery was answered before its inbox record was written"
+            blocker.execute("ROLLBACK")
+            async with asyncio.timeout(10):
+                assert (await refused).status_code == 401
+    finally:
+        blocker.close()
+    rows = await _inbox(db, 2)
+    assert sorted((row.resource_id, row.outcome) for row in rows) == [
+        ("5100000016", "accepted"), ("5100000017", "rejected")]
 
 
 async def test_missing_inbox_table_does_not_fail_a_relayed_notification(live_settings, temporal_env):
