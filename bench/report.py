@@ -189,6 +189,9 @@ def _burst_sagas(result: BackendResult) -> str:
     return f"{sagas.ok} done, {_latency(sagas)}, {_errors(sagas)}{_verdict(sagas.ok > 0 and not sagas.error_count)}"
 
 
+_MIB = 1024 * 1024
+
+
 def _memory(result: BackendResult, name: str, limit: float | None = None) -> str:
     m = result.memory
     if f"{name}_after" not in m:
@@ -197,7 +200,9 @@ def _memory(result: BackendResult, name: str, limit: float | None = None) -> str
     if f"{name}_peak" in m and name != "temporal":
         text += f"; peak {m[f'{name}_peak']:.0f}"
     if limit is not None:
-        text += _verdict(m[f"{name}_after"] < limit)
+        # the target is in MB (10^6 bytes), resident figures are MiB; the peak is what must fit
+        highest = m.get(f"{name}_peak", m[f"{name}_after"])
+        text += f" ({highest * _MIB / 1e6:.0f} MB)" + _verdict(highest * _MIB < limit * 1e6)
     return text
 
 

@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 
 from config.settings import DEFAULT_PLANS_FILE, PROJECT_ROOT
-from devstack.stack import Stack
 from tests.support.databases import sqlite_url
-from tests.support.stack import RunningStack, free_stack_config
+from tests.support.stack import RunningStack, started_stack
 
 CHROMIUM = Path("/usr/bin/chromium")
 REQUIRE_BROWSER = "PAYSAGA_REQUIRE_BROWSER"
@@ -33,8 +32,7 @@ _user_ids = itertools.count(3000)
 @pytest.fixture(scope="module")
 def storefront_stack(tmp_path_factory):
     var_dir = tmp_path_factory.mktemp("stack-browser")
-    stack = Stack(free_stack_config(var_dir, sqlite_url(var_dir), env=BROWSER_STACK_ENV))
-    stack.start()
+    stack = started_stack(var_dir, sqlite_url(var_dir), env=BROWSER_STACK_ENV)
     try:
         yield RunningStack(stack, "sqlite")
     finally:

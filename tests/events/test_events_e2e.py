@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from devstack.stack import Stack
 from domain.events import EventType
 from events.signature import verify
 from events.wire import event_body
@@ -27,7 +26,7 @@ from tests.e2e.purchases import (
 )
 from tests.events.receiver import Receiver
 from tests.support.databases import create_postgres_database, drop_postgres_database, skip_unless_postgres, sqlite_url
-from tests.support.stack import RunningStack, free_stack_config
+from tests.support.stack import RunningStack, started_stack
 from tests.support.waiting import eventually
 
 SECRET = "events-e2e-secret"
@@ -61,8 +60,7 @@ async def world(request, tmp_path_factory):
         "RENEWAL_REMINDER_LEAD": "PT3S",
         "PLANS_FILE": str(PLANS),
     }
-    stack = Stack(free_stack_config(var_dir, database_url, env=env))
-    await asyncio.to_thread(stack.start)
+    stack = await asyncio.to_thread(started_stack, var_dir, database_url, env)
     try:
         yield RunningStack(stack, backend), receiver
     finally:

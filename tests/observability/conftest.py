@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from devstack.stack import Stack
 from tests.observability.observed import (
     CURRENT_KEY,
     OLD_KEY,
@@ -18,7 +17,7 @@ from tests.observability.observed import (
 )
 from tests.observability.otlp_receiver import OtlpReceiver
 from tests.support.databases import sqlite_url
-from tests.support.stack import RunningStack, free_stack_config
+from tests.support.stack import RunningStack, started_stack
 from tests.support.waiting import eventually
 
 
@@ -33,8 +32,11 @@ def observed(tmp_path_factory):
         "PAYLOAD_DECRYPTION_KEYS": OLD_KEY,
         "TEMPORAL_UI_ORIGIN": UI_ORIGIN,
     }
-    stack = Stack(free_stack_config(var_dir, sqlite_url(var_dir), env=env))
-    stack.start()
+    try:
+        stack = started_stack(var_dir, sqlite_url(var_dir), env=env)
+    except BaseException:
+        receiver.stop()
+        raise
     try:
         yield Observed(RunningStack(stack, "sqlite"), receiver)
     finally:

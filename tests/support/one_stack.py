@@ -2,7 +2,6 @@
 reachable (always in CI), else SQLite. Yields a RunningStack, then stops and cleans up."""
 from __future__ import annotations
 
-from devstack.stack import Stack
 from tests.support.databases import (
     create_postgres_database,
     drop_postgres_database,
@@ -10,7 +9,7 @@ from tests.support.databases import (
     postgres_required,
     sqlite_url,
 )
-from tests.support.stack import RunningStack, free_stack_config
+from tests.support.stack import RunningStack, started_stack
 
 
 def one_backend_stack(var_dir, env: dict[str, str] | None = None, database_url: str | None = None,
@@ -21,11 +20,12 @@ def one_backend_stack(var_dir, env: dict[str, str] | None = None, database_url: 
     owned = database_url is None
     if owned:
         database_url = create_postgres_database() if postgres else sqlite_url(var_dir)
-    running = Stack(free_stack_config(var_dir, database_url, env=env))
+    running = None
     try:
-        running.start()
+        running = started_stack(var_dir, database_url, env=env)
         yield RunningStack(running, "postgresql" if postgres else "sqlite")
     finally:
-        running.stop()
+        if running is not None:
+            running.stop()
         if postgres and owned:
             drop_postgres_database(database_url)

@@ -11,7 +11,7 @@ import jwt
 from sqlalchemy import text
 
 from config.settings import DEV_JWT_SECRET
-from devstack.processes import free_port
+from devstack.processes import StartupError, free_port
 from devstack.stack import Stack, StackConfig
 from store.database import create_engine
 
@@ -46,6 +46,28 @@ def free_stack_config(var_dir, database_url: str, env: dict[str, str] | None = N
         temporal_db_file=Path(var_dir) / "temporal.db",  # survives a restart of the server
         env={**TEST_ENV, **(env or {})},
     )
+
+
+def started_stack(var_dir, database_url: str, env: dict[str, str] | None = None, attempts: int = 3) -> Stack:
+    """A started stack on ports that were free a moment before. Another process may take one of
+    them first (outgoing connections draw from the same range), so a stack that lost a port to
+    one is started again on fresh ports; any other failure stands."""
+    for attempt in range(1, attempts + 1):
+        stack = Stack(free_stack_config(var_dir, database_url, env))
+        try:
+            stack.start()
+            return stack
+        except StartupError:
+            if attempt == attempts or not _lost_a_port(Path(var_dir)):
+                raise
+        for leftover in Path(var_dir).glob("temporal.db*"):  # the failed server's, possibly half made
+            leftover.unlink()
+    raise AssertionError("unreachable")
+
+
+def _lost_a_port(var_dir: Path) -> bool:
+    logs = (var_dir / "logs").glob("*.log")
+    return any("address already in use" in log.read_text(errors="replace") for log in logs)
 
 
 @dataclass
@@ -96,11 +118,12 @@ def stack_on(backend: str, var_dir: Path, env: dict[str, str] | None = None):
         database_url = create_postgres_database()
     else:
         database_url = sqlite_url(var_dir)
-    running = Stack(free_stack_config(var_dir, database_url, env))
+    running = None
     try:
-        running.start()
+        running = started_stack(var_dir, database_url, env)
         yield RunningStack(running, backend)
     finally:
-        running.stop()
+        if running is not None:
+            running.stop()
         if backend == "postgresql":
             drop_postgres_database(database_url)
