@@ -71,8 +71,9 @@ class Settings(BaseSettings):
     # workflows a worker keeps in memory between their tasks (the SDK's default is 1,000); one
     # evicted is replayed from its history when it next has work. Most open workflows only wait
     # (a checkout for its buyer, a subscription for its end date), so a smaller cache bounds the
-    # worker's memory however many are open
-    worker_max_cached_workflows: int = Field(default=500, ge=100)
+    # worker's memory however many are open: each cached workflow holds about 0.2 MiB (its
+    # sandbox), so 200 keep the worker near 220 MiB at any number of open workflows
+    worker_max_cached_workflows: int = Field(default=200, ge=100)
     log_level: str = "INFO"
 
     event_webhook_urls: str | None = None
