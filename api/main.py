@@ -75,11 +75,13 @@ def _lifespan(given: Settings | None):
         app.state.session_factory = session_factory
         app.state.temporal = temporal
         app.state.inbox = inbox
+        app.state.payment_hint_relay = webhooks.payment_hint_relay(temporal, settings)
         # demo tokens and the storefront: only outside production, so only once settings are known
         dev.install(app, settings)
         try:
             yield
         finally:
+            await app.state.payment_hint_relay.drain(timeout=2.0)
             await inbox.drain(timeout=2.0)
             await engine.dispose()
             # a Temporal client has no close(): its connection goes with the last reference

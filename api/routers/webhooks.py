@@ -15,13 +15,16 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from temporalio.client import Client
 
-from api.deps import get_metrics, get_settings, get_temporal
+from api.coalesced_relay import CoalescedRelay
+from api.deps import get_metrics, get_settings
 from api.errors import error_body
 from api.inbox import InboxEntry
 from api.rate_limit import IpnRateLimiter
 from api.temporal_calls import bounded
 from api.webhook_signature import SignatureRejected, verify_signature
+from config.settings import Settings
 from workflows.ids import payment_workflow_id
 from workflows.messages import PaymentNotification
 from workflows.starters import relay_payment_hint
@@ -140,20 +143,28 @@ async def _handle(request: Request, delivery: Delivery, entry: InboxEntry) -> JS
 
 
 async def _relay(request: Request, payment_id: str, action: str | None, request_id: str | None) -> None:
-    """Signal-with-start the payment's routing workflow: durable once this returns."""
-    settings = get_settings(request)
-    temporal = get_temporal(request)
-    await bounded(
-        relay_payment_hint(
-            temporal,
-            task_queue=settings.temporal_task_queue,
-            mercadopago_payment_id=payment_id,
-            idle_seconds=settings.payment_router_idle_delta.total_seconds(),
-            notification=PaymentNotification(topic="payment", action=action, request_id=request_id),
-        ),
-        RELAY_TIMEOUT_SECONDS,
-        "relay payment notification",
-    )
+    """Durable in Temporal once this returns (duplicates in flight share one relay)."""
+    notification = PaymentNotification(topic="payment", action=action, request_id=request_id)
+    await request.app.state.payment_hint_relay.relay(payment_id, notification, RELAY_TIMEOUT_SECONDS)
+
+
+def payment_hint_relay(temporal: Client, settings: Settings) -> CoalescedRelay[PaymentNotification]:
+    """The app's relay of payment hints: signal-with-start of the payment's routing workflow."""
+
+    async def send(payment_id: str, notification: PaymentNotification) -> None:
+        await bounded(
+            relay_payment_hint(
+                temporal,
+                task_queue=settings.temporal_task_queue,
+                mercadopago_payment_id=payment_id,
+                idle_seconds=settings.payment_router_idle_delta.total_seconds(),
+                notification=notification,
+            ),
+            RELAY_TIMEOUT_SECONDS,
+            "relay payment notification",
+        )
+
+    return CoalescedRelay(send)
 
 
 async def _record(request: Request, entry: InboxEntry, deadline: float) -> None:

@@ -83,6 +83,22 @@ async def test_duplicate_deliveries_land_on_one_workflow(live_settings, temporal
     assert len(started) == 1 and len(signals) == 3
 
 
+async def test_concurrent_duplicates_share_signals_and_all_are_accepted(live_settings, temporal_env, db):
+    deliveries = 20
+    async with serve(live_settings()) as client:
+        webhooks_ = [signed_webhook("5100000003") for _ in range(deliveries)]
+        responses = await asyncio.gather(*(client.post(w.url, headers=w.headers, content=w.body) for w in webhooks_))
+    assert [r.status_code for r in responses] == [200] * deliveries
+    assert {r.json()["status"] for r in responses} == {"accepted"}
+    handle = temporal_env.client.get_workflow_handle("payment-5100000003")
+    signals = [event async for event in handle.fetch_history_events()
+               if event.HasField("workflow_execution_signaled_event_attributes")]
+    # those that came while a relay was in flight waited for one more, together
+    assert 1 <= len(signals) < deliveries
+    rows = await _inbox(db, deliveries)
+    assert [row.outcome for row in rows] == ["accepted"] * deliveries  # each delivery is still recorded
+
+
 async def test_timestamp_in_seconds_is_accepted_too(live_settings):
     settings = live_settings(webhook_tolerance_seconds=300)
     webhook = signed_webhook("5100000003", ts=int(time.time()))

@@ -1,0 +1,91 @@
+"""Duplicate notifications for one payment share their relay to Temporal.
+
+MercadoPago sends several notifications per payment (created, updated, and its own retries) and
+they may come at once. Each is only a hint that the routing workflow should read the payment
+back, so concurrent hints for one payment need not be separate signals: per payment, one relay
+is in flight, and every delivery that arrives meanwhile waits for the next one, which starts
+after they all arrived. The workflow reads the payment back after that relay, so it sees what
+any of them announced; and a storm of duplicates no longer queues signals on one workflow.
+
+Each delivery still gets its own answer: 200 once a relay that started after it arrived is
+durable in Temporal, or the relay's error (503 for MercadoPago to retry).
+"""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable, Generic, TypeVar
+
+T = TypeVar("T")
+
+Send = Callable[[str, T], Awaitable[object]]
+
+
+@dataclass
+class _Lane(Generic[T]):
+    """Deliveries of one payment not yet covered by a relay, with the hint each one carries."""
+
+    waiting: list[tuple[asyncio.Future[None], T]] = field(default_factory=list)
+
+
+class CoalescedRelay(Generic[T]):
+    def __init__(self, send: Send[T]) -> None:
+        self._send = send
+        self._lanes: dict[str, _Lane[T]] = {}
+        self._draining: set[asyncio.Task[None]] = set()  # the loop keeps only weak references
+
+    @property
+    def lanes(self) -> int:
+        """Payments with a relay in flight or waiting (none once all are answered)."""
+        return len(self._lanes)
+
+    async def drain(self, timeout: float) -> None:
+        """At shutdown: let relays in flight finish (their deliveries may have given up waiting)."""
+        if self._draining:
+            await asyncio.wait(set(self._draining), timeout=timeout)
+
+    async def relay(self, key: str, hint: T, timeout: float) -> None:
+        """Durable once this returns; raises the relay's error, or TimeoutError after `timeout`."""
+        answered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        lane = self._lanes.get(key)
+        if lane is None:
+            lane = self._lanes[key] = _Lane()
+            lane.waiting.append((answered, hint))
+            task = asyncio.create_task(self._drain(key, lane), name=f"relay {key}")
+            self._draining.add(task)
+            task.add_done_callback(self._draining.discard)
+        else:
+            lane.waiting.append((answered, hint))
+        # a delivery that gives up leaves the relay running for the others
+        await asyncio.wait_for(answered, timeout)
+
+    async def _drain(self, key: str, lane: _Lane[T]) -> None:
+        """Relay batch after batch: each one holds whatever arrived while the previous was in flight."""
+        try:
+            while lane.waiting:
+                batch, lane.waiting = lane.waiting, []
+                try:
+                    await self._send(key, batch[-1][1])
+                except Exception as exc:
+                    _settle(batch, exc)
+                except BaseException:
+                    _settle(batch, None, cancel=True)
+                    raise
+                else:
+                    _settle(batch, None)
+        finally:
+            # no await since the loop found nothing waiting: nobody joined this lane meanwhile
+            _settle(lane.waiting, None, cancel=True)
+            del self._lanes[key]
+
+
+def _settle(batch: list[tuple[asyncio.Future[None], object]], error: Exception | None, cancel: bool = False) -> None:
+    for answered, _ in batch:
+        if answered.done():
+            continue  # that delivery already gave up waiting
+        if cancel:
+            answered.cancel()
+        elif error is not None:
+            answered.set_exception(error)
+        else:
+            answered.set_result(None)
