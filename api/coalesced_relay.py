@@ -50,12 +50,10 @@ class CoalescedRelay(Generic[T]):
         lane = self._lanes.get(key)
         if lane is None:
             lane = self._lanes[key] = _Lane()
-            lane.waiting.append((answered, hint))
             task = asyncio.create_task(self._drain(key, lane), name=f"relay {key}")
             self._draining.add(task)
             task.add_done_callback(self._draining.discard)
-        else:
-            lane.waiting.append((answered, hint))
+        lane.waiting.append((answered, hint))  # a new lane's task first runs when we await
         # a delivery that gives up leaves the relay running for the others
         await asyncio.wait_for(answered, timeout)
 
