@@ -65,25 +65,28 @@ class CoalescedRelay(Generic[T]):
                 try:
                     await self._send(key, batch[-1][1])
                 except Exception as exc:
-                    _settle(batch, exc)
+                    _answer(batch, exc)
                 except BaseException:
-                    _settle(batch, None, cancel=True)
+                    _cancel(batch)
                     raise
                 else:
-                    _settle(batch, None)
+                    _answer(batch, None)
         finally:
             # no await since the loop found nothing waiting: nobody joined this lane meanwhile
-            _settle(lane.waiting, None, cancel=True)
+            _cancel(lane.waiting)
             del self._lanes[key]
 
 
-def _settle(batch: list[tuple[asyncio.Future[None], object]], error: Exception | None, cancel: bool = False) -> None:
+def _answer(batch: list[tuple[asyncio.Future[None], object]], error: Exception | None) -> None:
     for answered, _ in batch:
         if answered.done():
             continue  # that delivery already gave up waiting
-        if cancel:
-            answered.cancel()
-        elif error is not None:
-            answered.set_exception(error)
-        else:
+        if error is None:
             answered.set_result(None)
+        else:
+            answered.set_exception(error)
+
+
+def _cancel(batch: list[tuple[asyncio.Future[None], object]]) -> None:
+    for answered, _ in batch:
+        answered.cancel()  # a no-op for a delivery that already gave up

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import jwt
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 
 from activities.subscriptions import SubscriptionActivities
 from bench.http import ConnectionPool
@@ -108,7 +108,7 @@ class Paysaga:
         if status not in (200, 201):
             raise Refused.answer("sandbox payment", status, answer)
         payment_id = str(json.loads(answer)["id"])
-        # the checkout ends once the payment is applied: wait for that on Temporal (one long poll),
+        # the checkout ends once the payment is applied: wait for that on Temporal (a long poll),
         # then see the subscription ACTIVE through the API, as the frontend would
         handle = self._client.get_workflow_handle_for(CheckoutWorkflow.run, checkout_workflow_id(checkout["checkoutId"]))
         outcome = await _result(handle)
@@ -138,7 +138,8 @@ class Paysaga:
         self.sandbox.close()
 
 
-async def _result(handle):
+async def _result(handle: WorkflowHandle):
+    """The checkout's outcome, re-polled every RESULT_POLL_SECONDS up to SAGA_TIMEOUT_SECONDS."""
     deadline = time.monotonic() + SAGA_TIMEOUT_SECONDS
     while True:
         try:
