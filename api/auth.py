@@ -1,6 +1,7 @@
 """Bearer tokens: HS256 JWTs whose `sub` is the user id and whose `roles` may hold "admin"."""
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -14,6 +15,8 @@ ALGORITHM = "HS256"
 # clocks of the token issuer and of this API may disagree a little
 LEEWAY_SECONDS = 30
 ADMIN_ROLE = "admin"
+# a user id as its one canonical spelling: no sign, no padding, no leading zeros, never 0
+USER_ID = re.compile(r"[1-9][0-9]*")
 
 
 class InvalidToken(Exception):
@@ -51,9 +54,15 @@ def decode_token(settings: Settings, token: str) -> Principal:
         )
     except jwt.PyJWTError as exc:
         raise InvalidToken(str(exc)) from None
+    expires = claims["exp"]
+    if type(expires) is not int:  # PyJWT also takes floats, numeric strings and booleans
+        raise InvalidToken("exp must be an integer")
+    # a stolen long-lived token stays useful for as long as it claims: cap what we honour
+    if expires > time.time() + settings.auth_max_token_lifetime_delta.total_seconds() + LEEWAY_SECONDS:
+        raise InvalidToken("exp is further ahead than AUTH_MAX_TOKEN_LIFETIME")
     subject = claims["sub"]
-    if not isinstance(subject, str) or not subject.isascii() or not subject.isdigit():
-        raise InvalidToken("sub must be the user id as a string of digits")
+    if not isinstance(subject, str) or not USER_ID.fullmatch(subject):
+        raise InvalidToken("sub must be the user id: a positive integer without sign or leading zeros")
     if int(subject) > 2**63 - 1:  # ids are 64-bit in the database
         raise InvalidToken("sub is out of range")
     roles = claims.get("roles", [])

@@ -1,7 +1,8 @@
 """What routes receive: settings, a read-model session, the Temporal client, the caller."""
 from __future__ import annotations
 
-from typing import Annotated, AsyncIterator
+import logging
+from typing import Annotated, AsyncIterator, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -13,6 +14,10 @@ from api.errors import ApiError
 from api.metrics import ApiMetrics
 from config.settings import Settings
 from domain.plans import Plan
+
+log = logging.getLogger("paysaga.api.auth")
+
+T = TypeVar("T")
 
 _bearer = HTTPBearer(auto_error=False, description="HS256 JWT; `sub` is the user id")
 
@@ -47,15 +52,32 @@ def current_user(
         raise ApiError(401, "unauthorized", "a bearer token is required", headers=challenge)
     try:
         return decode_token(request.app.state.settings, credentials.credentials)
-    except InvalidToken:
-        # the reason stays in our logs' domain; the caller only learns the token was refused
+    except InvalidToken as refused:
+        # the reason goes to our logs; the caller only learns the token was refused
+        log.info("bearer token refused: %s", refused)
         raise ApiError(401, "invalid_token", "the bearer token is invalid or expired", headers=challenge) from None
+
+
+def _forbidden() -> ApiError:
+    return ApiError(403, "forbidden", "you may not access this resource")
 
 
 def require_access(principal: Principal, owner_id: int | None) -> None:
     """403 unless the caller owns the resource or is an admin."""
     if not principal.may_access(owner_id):
-        raise ApiError(403, "forbidden", "this resource belongs to another user")
+        raise _forbidden()
+
+
+def require_owned(principal: Principal, row: T | None, not_found: ApiError) -> T:
+    """The row (anything with a `user_id`), when the caller may read it. To anyone but an admin a missing row answers
+    exactly as another user's does (403, same body, same single lookup before it), so ids
+    cannot be probed for existence; an admin gets `not_found`."""
+    if row is None:
+        if principal.is_admin:
+            raise not_found
+        raise _forbidden()
+    require_access(principal, row.user_id)
+    return row
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -17,16 +17,18 @@ from temporalio.client import Client
 
 from api.cors import SettingsCORSMiddleware
 from api.errors import ERROR_RESPONSES, install_error_handlers
+from api.body_limit import RequestBodyLimit
 from api.inbox import WebhookInbox
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.routers import checkout, checkouts, health, payments, plans, subscriptions, webhooks
 from api.routers import dev
+from api import docs
 from api.routers import events as events_router
 from api.routers import codec
 from config.settings import ConfigurationError, Settings, load_settings
 from config.temporal import connect_temporal
 from domain.plans import Plan, load_catalogue
-from store.database import create_engine, create_session_factory
+from store.database import DatabaseTimeouts, create_engine, create_session_factory
 from telemetry.logs import configure_logging
 from telemetry.tracing import instrument_engine, instrument_fastapi, setup_tracing
 
@@ -36,13 +38,19 @@ class StartupError(Exception):
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    app = FastAPI(title="paysaga", version="0.1.0", lifespan=_lifespan(settings), responses=ERROR_RESPONSES)
+    # docs and OpenAPI: off until the settings say otherwise (API_DOCS; off in production by default)
+    app = FastAPI(title="paysaga", version="0.1.0", lifespan=_lifespan(settings), responses=ERROR_RESPONSES,
+                  openapi_url=None, docs_url=None, redoc_url=None)
+    if settings is not None:
+        docs.install(app, settings)
     app.state.metrics = ApiMetrics()
     for module in (plans, checkout, payments, checkouts, subscriptions, webhooks, health):
         app.include_router(module.router)
     app.include_router(events_router.router)
     app.include_router(codec.router)
     install_error_handlers(app)
+    # request body limits: outside everything that reads a body, inside metrics and CORS (so a 413 is counted)
+    app.add_middleware(RequestBodyLimit, path_limits={webhooks.NOTIFICATION_PATH: webhooks.MAX_BODY_BYTES})
     # added last = outermost: metrics see every answer, CORS headers go on errors too
     app.add_middleware(SettingsCORSMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
@@ -68,7 +76,10 @@ def _lifespan(given: Settings | None):
         setup_tracing("paysaga-api")
         instrument_engine(engine)
         session_factory = create_session_factory(engine)
-        inbox = WebhookInbox(session_factory)
+        # forged deliveries only sampled, the queue bounded: what is dropped is counted
+        inbox = WebhookInbox(session_factory, max_queued=settings.webhook_inbox_max_queued,
+                             refused_samples_per_minute=settings.webhook_refused_samples_per_minute,
+                             on_shed=app.state.metrics.webhook_inbox_shed)
         app.state.settings = settings
         app.state.plans = catalogue
         app.state.engine = engine
@@ -76,8 +87,10 @@ def _lifespan(given: Settings | None):
         app.state.temporal = temporal
         app.state.inbox = inbox
         app.state.payment_hint_relay = webhooks.payment_hint_relay(temporal, settings)
-        # demo tokens and the storefront: only outside production, so only once settings are known
+        # demo tokens and the storefront (DEV_ROUTES=1), the docs (API_DOCS): only once settings are known
         dev.install(app, settings)
+        docs.install(app, settings)
+        health.warn_if_metrics_are_open(settings)
         try:
             yield
         finally:
@@ -106,7 +119,11 @@ def _load_catalogue(settings: Settings) -> dict[int, Plan]:
 
 def _create_engine(settings: Settings) -> AsyncEngine:
     try:
-        return create_engine(settings.database_url)
+        # bounded waits: a database outage answers 503 at once, never a hung request
+        return create_engine(settings.database_url, DatabaseTimeouts(
+            connect_seconds=settings.database_connect_timeout_seconds,
+            command_seconds=settings.database_command_timeout_seconds,
+            pool_seconds=settings.database_pool_timeout_seconds))
     except (ArgumentError, ImportError, OSError) as exc:
         raise StartupError(f"DATABASE_URL is invalid: {exc}") from None
 

@@ -4,8 +4,10 @@ Defaults serve the embedded stack; `APP_ENV=production` refuses unsafe values.
 """
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,6 +21,13 @@ DEV_JWT_SECRET = "paysaga-dev-jwt-secret-change-me-0123456789"
 DEV_ACCESS_TOKEN = "TEST-0000000000000000-000000-paysaga-sandbox-token-0000"
 DEV_EVENT_SECRET = "paysaga-dev-event-secret"
 
+# exposure: where production may send calls, and what its credentials look like
+MERCADOPAGO_API = "https://api.mercadopago.com"
+# APP_USR-<application id>-<MMDDHH issued>-<32 hex>-<seller's user id>, as MercadoPago issues them
+PRODUCTION_ACCESS_TOKEN = re.compile(r"APP_USR-\d{8,20}-\d{4,8}-[0-9a-fA-F]{16,64}-\d{3,20}")
+# passwords that ship in images, compose files and tutorials (a password equal to the user name too)
+WELL_KNOWN_DATABASE_PASSWORDS = frozenset({"paysaga", "postgres", "temporal", "password", "changeme", "secret"})
+
 
 class ConfigurationError(Exception):
     """Raised with one line naming the variable that is missing or invalid."""
@@ -27,9 +36,33 @@ class ConfigurationError(Exception):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
 
-    app_env: str = "development"
+    # `development` (the embedded run), `staging` (compose/demo clusters: development defaults
+    # allowed) or `production` (unsafe values refused); exact words, so a near miss such as
+    # `prod` cannot silently mean "not production"
+    app_env: Literal["development", "staging", "production"] = "development"
+
+    # exposure: what the API shows and to whom
+    # DEV_ROUTES=1 mounts POST /api/dev/token (tokens for any user, admin included) and the demo
+    # storefront; the embedded run sets it; refused with APP_ENV=production
+    dev_routes: bool = False
+    # /docs, /redoc and /openapi.json; unset: on, except when APP_ENV=production
+    api_docs: bool | None = None
+    # when set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`; unset: /metrics is
+    # open (keep the API's port private then; production logs a warning at start)
+    metrics_token: str | None = None
+    # bearer tokens whose `exp` lies further ahead than this (ISO-8601 duration) are refused
+    auth_max_token_lifetime: str = "P1D"
+    # production talks to Temporal over TLS (TEMPORAL_API_KEY or a client certificate); =1 accepts
+    # plaintext on purpose (a private network)
+    temporal_insecure_ok: bool = False
 
     database_url: str = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'var' / 'paysaga.db'}"
+    # database outage: how long the API waits for PostgreSQL to open a connection, to answer one
+    # statement, and for a free pooled connection; past them a request answers 503
+    # `database_unavailable` (with Retry-After) instead of hanging
+    database_connect_timeout_seconds: float = Field(default=1.5, gt=0)
+    database_command_timeout_seconds: float = Field(default=5.0, gt=0)
+    database_pool_timeout_seconds: float = Field(default=1.5, gt=0)
 
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
@@ -52,6 +85,21 @@ class Settings(BaseSettings):
     # unsigned IPN hints accepted per minute, from one source address and in all (429 beyond)
     ipn_rate_limit_per_ip: int = Field(default=120, ge=1)
     ipn_rate_limit_global: int = Field(default=1200, ge=1)
+    # --- what forged or oversized requests may cost ---
+    # webhook deliveries whose signature fails, per minute from one source address; beyond, 429
+    # before any HMAC is computed (a valid signature is never counted)
+    webhook_invalid_signature_rate_limit_per_ip: int = Field(default=30, ge=1)
+    # refused deliveries (bad signature, rate-limited, ignored topic, malformed) written to the
+    # inbox per minute, as samples; all of them are counted in metrics. Accepted ones are all kept
+    webhook_refused_samples_per_minute: int = Field(default=60, ge=0)
+    # inbox records waiting for the database; beyond, new ones are dropped and counted
+    webhook_inbox_max_queued: int = Field(default=10_000, ge=100)
+    # request bodies larger than this are answered 413 before anything reads or authenticates
+    # them; the webhook keeps its own 64 KiB
+    max_request_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # the codec endpoints carry a workflow event's Temporal payloads, base64 in JSON: Temporal
+    # refuses payloads over 2 MiB, about 2.7 MiB once encoded
+    max_codec_body_bytes: int = Field(default=4 * 1024 * 1024, ge=64 * 1024)
     # the MercadoPago circuit breaker: open after this many consecutive failures (0: never),
     # fail fast while open, let one trial call through after the cool-down
     mercadopago_breaker_failures: int = Field(default=5, ge=0)
@@ -96,6 +144,21 @@ class Settings(BaseSettings):
     # applied payments after which a subscription workflow continues as new
     subscription_continue_as_new_after: int = Field(default=500, ge=1)
 
+    # unknown payment ids: after MercadoPago answers 404 for an id, its routing workflow absorbs
+    # further notifications for it this long before it reads it again (ISO-8601, worker)
+    unknown_payment_recheck_after: str = "PT10M"
+
+    @field_validator("unknown_payment_recheck_after")
+    @classmethod
+    def _unknown_payment_recheck(cls, value: str) -> str:
+        if parse_duration(value) <= timedelta(0):
+            raise ValueError("must be a positive ISO-8601 duration")
+        return value
+
+    @property
+    def unknown_payment_recheck_after_delta(self) -> timedelta:
+        return parse_duration(self.unknown_payment_recheck_after)
+
     # browser origins allowed to call the API (comma-separated `CORS_ORIGINS`); empty: none
     cors_origins: str = ""
 
@@ -105,7 +168,7 @@ class Settings(BaseSettings):
     audit_retention_days: int = Field(default=5 * 365, ge=1)
     retention_interval: str = "P1D"
 
-    @field_validator("checkout_deadline", "payment_router_idle", "retention_interval")
+    @field_validator("checkout_deadline", "payment_router_idle", "retention_interval", "auth_max_token_lifetime")
     @classmethod
     def _iso_duration(cls, value: str) -> str:
         parse_duration(value)
@@ -140,7 +203,15 @@ class Settings(BaseSettings):
 
     @property
     def is_production(self) -> bool:
-        return self.app_env.lower() == "production"
+        return self.app_env == "production"
+
+    @property
+    def docs_enabled(self) -> bool:
+        return self.api_docs if self.api_docs is not None else not self.is_production
+
+    @property
+    def auth_max_token_lifetime_delta(self) -> timedelta:
+        return parse_duration(self.auth_max_token_lifetime)
 
     @property
     def checkout_deadline_delta(self) -> timedelta:
@@ -186,6 +257,8 @@ class Settings(BaseSettings):
         """Refuse to run production on unsafe configuration, naming the variable."""
         if not self.is_production:
             return
+        if self.dev_routes:
+            raise ConfigurationError("DEV_ROUTES must not be set when APP_ENV=production (it mints admin tokens)")
         if not self.mercadopago_webhook_secret:
             raise ConfigurationError("MERCADOPAGO_WEBHOOK_SECRET is required when APP_ENV=production")
         if not self.auth_jwt_secret:
@@ -212,14 +285,50 @@ class Settings(BaseSettings):
             raise ConfigurationError("EVENT_WEBHOOK_SECRET is the development default; set a secret of your own")
         if self.webhook_tolerance_seconds == 0:
             raise ConfigurationError("WEBHOOK_TOLERANCE_SECONDS must be above 0 when APP_ENV=production (replays of old deliveries)")
-        if not self.mercadopago_api_base_url.startswith("https://"):
-            raise ConfigurationError("MERCADOPAGO_API_BASE_URL must be https:// when APP_ENV=production")
+        if self.mercadopago_api_base_url.rstrip("/") != MERCADOPAGO_API:
+            raise ConfigurationError(f"MERCADOPAGO_API_BASE_URL must be {MERCADOPAGO_API} when APP_ENV=production")
         for origin in self.cors_origin_list + self.temporal_ui_origin_list:
             if origin == "*" or origin.startswith("http://"):
                 name = "CORS_ORIGINS" if origin in self.cors_origin_list else "TEMPORAL_UI_ORIGIN"
                 raise ConfigurationError(f"{name} must list https:// origins (no '*', no http://) when APP_ENV=production")
         if self.audit_retention_days < self.retention_days:
             raise ConfigurationError("AUDIT_RETENTION_DAYS must not be shorter than RETENTION_DAYS")
+        self._check_production_exposure()
+
+    def _check_production_exposure(self) -> None:
+        """Credentials and channels an attacker looks for first."""
+        problem = _database_url_problem(self.database_url)
+        if problem:
+            raise ConfigurationError(f"DATABASE_URL {problem} when APP_ENV=production")
+        if not (self.temporal_api_key or self.temporal_tls) and not self.temporal_insecure_ok:
+            raise ConfigurationError("TEMPORAL_API_KEY or TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY is required when "
+                                     "APP_ENV=production (TEMPORAL_INSECURE_OK=1 accepts plaintext on purpose)")
+        if not self.payload_encryption_key:
+            raise ConfigurationError("PAYLOAD_ENCRYPTION_KEY is required when APP_ENV=production "
+                                     "(workflow payloads hold personal data)")
+        if any(not url.startswith("https://") for url in self.event_webhook_url_list):
+            raise ConfigurationError("EVENT_WEBHOOK_URLS must list https:// URLs when APP_ENV=production")
+        if not PRODUCTION_ACCESS_TOKEN.fullmatch(self.mercadopago_access_token):
+            raise ConfigurationError("MERCADOPAGO_ACCESS_TOKEN does not look like a production token "
+                                     "(APP_USR-<app id>-<digits>-<hex>-<user id>)")
+
+
+def _database_url_problem(url: str) -> str | None:
+    """What makes a database URL unfit for production, never quoting the password."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return "is not a database URL"
+    if parsed.get_backend_name() == "sqlite":
+        return "must be PostgreSQL, not SQLite,"
+    if not parsed.password:
+        return "has no password"
+    if parsed.password == parsed.username or parsed.password in WELL_KNOWN_DATABASE_PASSWORDS:
+        return "uses default credentials"
+    return None
 
 
 def load_settings() -> Settings:

@@ -32,6 +32,7 @@ def parse_args(argv: list[str]) -> StackConfig:
         sandbox_port=args.sandbox_port,
         api_port=args.api_port,
         worker_metrics_port=args.worker_metrics_port,
+        dev_routes=True,  # a demo on this machine: the storefront and its demo tokens
     )
 
 
@@ -39,7 +40,7 @@ def dev_token(user_id: int) -> str:
     import jwt
     from datetime import datetime, timedelta, timezone
 
-    expires = datetime.now(timezone.utc) + timedelta(days=30)
+    expires = datetime.now(timezone.utc) + timedelta(hours=8)  # within AUTH_MAX_TOKEN_LIFETIME's default
     return jwt.encode({"sub": str(user_id), "exp": expires}, DEV_JWT_SECRET, algorithm="HS256")
 
 

@@ -28,6 +28,7 @@ class StackConfig:
     api_port: int = 8000
     worker_metrics_port: int = 9464
     webhook_secret: str = DEV_WEBHOOK_SECRET
+    dev_routes: bool = False  # DEV_ROUTES=1: demo tokens and the storefront (the run command sets it)
     env: dict[str, str] = field(default_factory=dict)  # extra settings for the API and the worker
 
     @property
@@ -84,6 +85,7 @@ class Stack:
             # the embedded Temporal UI may call the API's codec server from the browser
             **({"TEMPORAL_UI_ORIGIN": f"{c.temporal_ui_url},http://localhost:{c.temporal_ui_port}"}
                if c.temporal_ui_url else {}),
+            **({"DEV_ROUTES": "1"} if c.dev_routes else {}),
             **os.environ,
             "DATABASE_URL": c.database,
             "TEMPORAL_ADDRESS": c.temporal_address,

@@ -131,6 +131,7 @@ def secrets_of(settings) -> list[str | None]:
     return [
         settings.mercadopago_access_token, settings.webhook_secret, settings.jwt_secret,
         settings.temporal_api_key, settings.event_webhook_secret, database_password,
+        settings.metrics_token,
         *(key.partition(":")[2].strip() for key in keys.split(",")),
     ]
 

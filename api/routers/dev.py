@@ -1,8 +1,8 @@
 """Development-only surface: demo bearer tokens and the demo storefront.
 
-Neither exists when `APP_ENV=production` (real tokens come from the identity provider there):
-`install` adds them once the settings are known, so in production they are plain 404s and
-absent from the OpenAPI document.
+Both exist only when `DEV_ROUTES=1` asks for them (the embedded run does) and never with
+`APP_ENV=production` (real tokens come from the identity provider there): `install` adds them
+once the settings are known, so otherwise they are plain 404s and absent from the OpenAPI document.
 """
 from __future__ import annotations
 
@@ -35,13 +35,14 @@ class DevTokenOut(Body):
 
 @router.post("/token", response_model=DevTokenOut, summary="A bearer token for any user (development only)")
 async def dev_token(body: DevTokenIn, settings: SettingsDep) -> DevTokenOut:
-    token = issue_token(settings, body.user_id, roles=body.roles, ttl=TOKEN_TTL)
+    # never longer than the API honours (AUTH_MAX_TOKEN_LIFETIME)
+    token = issue_token(settings, body.user_id, roles=body.roles, ttl=min(TOKEN_TTL, settings.auth_max_token_lifetime_delta))
     return DevTokenOut(token=token, user_id=body.user_id)
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    """Adds the dev token endpoint and the storefront at /storefront/, unless in production."""
-    if settings.is_production or getattr(app.state, "dev_surface_installed", False):
+    """Adds the dev token endpoint and the storefront at /storefront/ when DEV_ROUTES=1, never in production."""
+    if not settings.dev_routes or settings.is_production or getattr(app.state, "dev_surface_installed", False):
         return
     app.include_router(router)
     app.mount(storefront.MOUNT_PATH, storefront.static_files(), name="storefront")

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
+import logging
 from datetime import timedelta
 
 from fastapi import APIRouter, Request, Response
@@ -9,6 +11,11 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
+
+from api.errors import ApiError
+from config.settings import Settings
+
+log = logging.getLogger("paysaga.api")
 
 router = APIRouter(tags=["health"])
 
@@ -34,7 +41,25 @@ async def readyz(request: Request) -> JSONResponse:
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
+    _require_metrics_token(request.app.state.settings, request.headers.get("authorization", ""))
     return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _require_metrics_token(settings: Settings, authorization: str) -> None:
+    """With METRICS_TOKEN set, only `Authorization: Bearer <METRICS_TOKEN>` reads the metrics."""
+    if not settings.metrics_token:
+        return
+    scheme, _, given = authorization.partition(" ")
+    # constant time: the comparison tells nothing about how much of a guess was right
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), settings.metrics_token.encode()):
+        raise ApiError(401, "unauthorized", "a bearer token is required for the metrics",
+                       headers={"WWW-Authenticate": "Bearer"})
+
+
+def warn_if_metrics_are_open(settings: Settings) -> None:
+    """Production may leave /metrics open (a private port, a scraper without credentials): say so once."""
+    if settings.is_production and not settings.metrics_token:
+        log.warning("GET /metrics is open to anyone who reaches the API; set METRICS_TOKEN to require a bearer token")
 
 
 async def _check(probe) -> str:

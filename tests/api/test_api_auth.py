@@ -1,6 +1,7 @@
 """Bearer tokens: who may read what."""
 from __future__ import annotations
 
+import logging
 import time
 from datetime import timedelta
 
@@ -49,6 +50,61 @@ async def test_bad_or_missing_token_is_401(make_settings, seed, headers):
     assert set(body) == {"error", "message"}
     assert body["error"] in {"unauthorized", "invalid_token"}
     assert response.headers["www-authenticate"] == "Bearer"
+
+
+# each refused as 401 invalid_token, the reason only in our logs
+@pytest.mark.parametrize(
+    "claims",
+    [
+        pytest.param(lambda: _valid_claims(exp=int(time.time()) + 86400 + 3600), id="exp-beyond-a-day"),
+        pytest.param(lambda: _valid_claims(exp=int(time.time()) + 10 * 365 * 86400), id="exp-in-ten-years"),
+        pytest.param(lambda: _valid_claims(exp=time.time() + 600), id="exp-float"),
+        pytest.param(lambda: _valid_claims(exp=str(int(time.time()) + 600)), id="exp-string"),
+        pytest.param(lambda: _valid_claims(exp=True), id="exp-bool"),
+        pytest.param(lambda: _valid_claims(sub="007"), id="sub-leading-zeros"),
+        pytest.param(lambda: _valid_claims(sub="0"), id="sub-zero"),
+        pytest.param(lambda: _valid_claims(sub="+7"), id="sub-plus-sign"),
+        pytest.param(lambda: _valid_claims(sub=" 7"), id="sub-leading-space"),
+        pytest.param(lambda: _valid_claims(sub="7\n"), id="sub-trailing-newline"),
+        pytest.param(lambda: _valid_claims(sub="\u0667"), id="sub-non-ascii-digit"),
+    ],
+)
+async def test_unsound_claims_are_refused_as_invalid_token(make_settings, seed, claims):
+    settings = make_settings()
+    async with serve(settings) as client:
+        response = await client.get(f"/api/payments/user/{ALICE}", headers=_token(claims()))
+    assert response.status_code == 401
+    assert response.json() == {"error": "invalid_token", "message": "the bearer token is invalid or expired"}
+
+
+async def test_the_refusal_reason_is_logged_not_answered(make_settings, seed, caplog):
+    settings = make_settings()
+    with caplog.at_level(logging.DEBUG, logger="paysaga.api.auth"):
+        async with serve(settings) as client:
+            response = await client.get(f"/api/payments/user/{ALICE}", headers=_token(_valid_claims(sub="007")))
+    assert response.status_code == 401 and "sub" not in response.text
+    reasons = [r for r in caplog.records if r.name == "paysaga.api.auth" and r.levelno <= logging.INFO]
+    assert len(reasons) == 1 and "sub" in reasons[0].getMessage()
+
+
+async def test_a_token_within_the_maximum_lifetime_is_accepted(make_settings, seed):
+    settings = make_settings()
+    async with serve(settings) as client:
+        day = await client.get(f"/api/payments/user/{ALICE}", headers=_token(_valid_claims(exp=int(time.time()) + 86400)))
+    assert day.status_code == 200
+
+
+async def test_the_maximum_lifetime_is_configurable(make_settings, seed):
+    settings = make_settings(auth_max_token_lifetime="PT1H")
+    async with serve(settings) as client:
+        short = await client.get(f"/api/payments/user/{ALICE}", headers=bearer(settings, ALICE, ttl=timedelta(minutes=50)))
+        long = await client.get(f"/api/payments/user/{ALICE}", headers=bearer(settings, ALICE, ttl=timedelta(hours=2)))
+    assert short.status_code == 200 and long.status_code == 401
+
+
+def test_the_maximum_lifetime_must_be_a_duration(make_settings):
+    with pytest.raises(ValueError):
+        make_settings(auth_max_token_lifetime="one day")
 
 
 async def test_expiry_has_leeway_of_thirty_seconds(make_settings, seed):

@@ -6,6 +6,8 @@ answers 503; what matters is that nobody gets past 401/403 who should not, and t
 """
 from __future__ import annotations
 
+import base64
+
 import pytest
 from fastapi.routing import iter_route_contexts
 from starlette.routing import Mount
@@ -42,7 +44,7 @@ ROUTES = {
     ("POST", "/api/events/{eventId}/redeliver"): (ADMIN_ONLY, lambda s: ("/api/events/1/redeliver", None)),
     ("POST", "/codec/decode"): (ADMIN_ONLY, lambda s: ("/codec/decode", {"payloads": []})),
     ("POST", "/codec/encode"): (ADMIN_ONLY, lambda s: ("/codec/encode", {"payloads": []})),
-    # development only (absent in production: tested below)
+    # with DEV_ROUTES=1 only (absent otherwise and in production: tested below)
     ("POST", "/api/dev/token"): (PUBLIC, lambda s: ("/api/dev/token", {"userId": 5})),
     ("MOUNT", "/storefront"): (PUBLIC, lambda s: ("/storefront/", None)),
 }
@@ -80,14 +82,15 @@ def outcome(status: int) -> str:
 
 
 async def test_the_table_names_every_route(make_settings):
-    app = create_app(make_settings())
-    async with serve(make_settings(), app):
+    settings = make_settings(dev_routes=True)
+    app = create_app(settings)
+    async with serve(settings, app):
         assert served_routes(app) == set(ROUTES)
 
 
 @pytest.mark.parametrize("role", ROLES)
 async def test_every_route_for_every_role(make_settings, seed, role):
-    settings = make_settings()
+    settings = make_settings(dev_routes=True)
     headers = {
         "anonymous": {},
         "owner": bearer(settings, ALICE),
@@ -112,11 +115,13 @@ async def test_every_route_for_every_role(make_settings, seed, role):
 
 async def test_development_routes_are_absent_in_production(make_settings):
     settings = make_settings(
-        app_env="production", mercadopago_access_token="APP_USR-1234", mercadopago_webhook_secret="w" * 40,
+        app_env="production", mercadopago_webhook_secret="w" * 40, auth_jwt_secret="j" * 40,
+        mercadopago_access_token="APP_USR-4927153802614739-061218-5c1f0e9a7b2d4c6e8f0a1b3c5d7e9f21-1160743707",
         mercadopago_notification_url="https://shop.example/api/webhooks/mercadopago",
-        mercadopago_api_base_url="https://api.mercadopago.com", auth_jwt_secret="j" * 40)
-    settings.check_production()
-    app = create_app(settings)
+        mercadopago_api_base_url="https://api.mercadopago.com", temporal_insecure_ok=True,
+        payload_encryption_key="k1:" + base64.b64encode(b"p" * 32).decode())
+    settings.model_copy(update={"database_url": "postgresql+asyncpg://paysaga_api:Zq8-Lr2-x7@db/paysaga"}).check_production()
+    app = create_app(settings)  # on the test's SQLite file: only the routes matter here
     async with serve(settings, app) as client:
         assert ("POST", "/api/dev/token") not in served_routes(app)
         assert ("MOUNT", "/storefront") not in served_routes(app)

@@ -23,7 +23,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-g
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "browser"
 
 # what a visitor of the demo sees: the bundled catalogue; checkouts that wait for a slow test
-BROWSER_STACK_ENV = {"PLANS_FILE": str(DEFAULT_PLANS_FILE), "CHECKOUT_DEADLINE": "PT5M"}
+BROWSER_STACK_ENV = {"PLANS_FILE": str(DEFAULT_PLANS_FILE), "CHECKOUT_DEADLINE": "PT5M", "DEV_ROUTES": "1"}
 
 _user_ids = itertools.count(3000)
 

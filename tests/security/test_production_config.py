@@ -1,8 +1,10 @@
 """APP_ENV=production refuses unsafe configuration: each case names its variable in one line, from
 config.settings, from the worker's entry point and from the API's startup; `python worker.py` and
-`uvicorn api.main:app` themselves exit non-zero with that line (a few cases, as real processes)."""
+`uvicorn api.main:app` themselves exit non-zero with that line (a few cases, as real processes).
+APP_ENV itself takes only `development`, `staging` or `production`, spelled exactly."""
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
@@ -15,13 +17,22 @@ from config.settings import DEV_EVENT_SECRET, DEV_JWT_SECRET, DEV_WEBHOOK_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
 
+DATABASE_PASSWORD = "d7Vq-3mZ9x-Lr2Pk8"
+TEMPORAL_KEY = "t" * 40
+# the shape of a real production access token: APP_USR-<app id>-<MMDDHH>-<32 hex>-<seller id>
+PRODUCTION_TOKEN = "APP_USR-4927153802614739-061218-5c1f0e9a7b2d4c6e8f0a1b3c5d7e9f21-1160743707"
+
 SAFE = {
     "APP_ENV": "production",
+    "DATABASE_URL": f"postgresql+asyncpg://paysaga_api:{DATABASE_PASSWORD}@db.internal:5432/paysaga",
     "MERCADOPAGO_WEBHOOK_SECRET": "w" * 40,
     "AUTH_JWT_SECRET": "j" * 40,
-    "MERCADOPAGO_ACCESS_TOKEN": "APP_USR-1234567890-000000-abcdef",
+    "MERCADOPAGO_ACCESS_TOKEN": PRODUCTION_TOKEN,
     "MERCADOPAGO_NOTIFICATION_URL": "https://shop.example.com/api/webhooks/mercadopago",
+    "TEMPORAL_API_KEY": TEMPORAL_KEY,
+    "PAYLOAD_ENCRYPTION_KEY": "k1:" + base64.b64encode(b"p" * 32).decode(),
 }
+SECRETS = ("w" * 40, "j" * 40, DATABASE_PASSWORD, TEMPORAL_KEY)
 
 # variable named in the refusal -> what makes the configuration unsafe (None: unset)
 CASES = {
@@ -45,6 +56,30 @@ CASES = {
     "ui-origin-http": ("TEMPORAL_UI_ORIGIN", {"TEMPORAL_UI_ORIGIN": "http://temporal.internal:8233"}),
     "audit-kept-shorter": ("AUDIT_RETENTION_DAYS", {"RETENTION_DAYS": "90", "AUDIT_RETENTION_DAYS": "30"}),
     "invalid-number": ("RETENTION_DAYS", {"RETENTION_DAYS": "ninety"}),
+    # APP_ENV is one of three exact words: a near miss must not fall back to "not production"
+    "app-env-prod": ("APP_ENV", {"APP_ENV": "prod"}),
+    "app-env-capitalised": ("APP_ENV", {"APP_ENV": "Production"}),
+    "app-env-trailing-space": ("APP_ENV", {"APP_ENV": "production "}),
+    "dev-routes-in-production": ("DEV_ROUTES", {"DEV_ROUTES": "1"}),
+    "sqlite-database": ("DATABASE_URL", {"DATABASE_URL": "sqlite+aiosqlite:////var/lib/paysaga/paysaga.db"}),
+    "compose-database-credentials": ("DATABASE_URL",
+                                     {"DATABASE_URL": "postgresql+asyncpg://paysaga:paysaga@postgres:5432/paysaga"}),
+    "postgres-database-credentials": ("DATABASE_URL",
+                                      {"DATABASE_URL": "postgresql+asyncpg://postgres:postgres@db.internal/paysaga"}),
+    "temporal-database-credentials": ("DATABASE_URL",
+                                      {"DATABASE_URL": "postgresql+asyncpg://temporal:temporal@db.internal/paysaga"}),
+    "empty-database-password": ("DATABASE_URL", {"DATABASE_URL": "postgresql+asyncpg://paysaga_api:@db.internal/paysaga"}),
+    "no-database-password": ("DATABASE_URL", {"DATABASE_URL": "postgresql+asyncpg://paysaga_api@db.internal/paysaga"}),
+    "temporal-in-the-clear": ("TEMPORAL_API_KEY", {"TEMPORAL_API_KEY": None}),
+    "no-payload-encryption": ("PAYLOAD_ENCRYPTION_KEY", {"PAYLOAD_ENCRYPTION_KEY": None}),
+    "http-event-url": ("EVENT_WEBHOOK_URLS", {"EVENT_WEBHOOK_URLS": "https://crm.example.com/hooks,http://erp.example.com/in",
+                                              "EVENT_WEBHOOK_SECRET": "e" * 40}),
+    "lookalike-api-base-url": ("MERCADOPAGO_API_BASE_URL",
+                               {"MERCADOPAGO_API_BASE_URL": "https://api.mercadopago.com.attacker.example"}),
+    "sandbox-api-base-url": ("MERCADOPAGO_API_BASE_URL", {"MERCADOPAGO_API_BASE_URL": "https://mp-sandbox.internal:8090"}),
+    "short-production-token": ("MERCADOPAGO_ACCESS_TOKEN", {"MERCADOPAGO_ACCESS_TOKEN": "APP_USR-1234"}),
+    "truncated-production-token": ("MERCADOPAGO_ACCESS_TOKEN",
+                                   {"MERCADOPAGO_ACCESS_TOKEN": "APP_USR-1234567890-000000-abcdef"}),
 }
 
 
@@ -60,7 +95,7 @@ def production_env(monkeypatch):
     def apply(changes: dict[str, str | None]) -> None:
         for key in list(os.environ):
             if key.startswith(("APP_", "MERCADOPAGO_", "AUTH_", "TEMPORAL_", "EVENT_", "CORS_", "WEBHOOK_",
-                               "RETENTION_", "AUDIT_", "IPN_", "PAYLOAD_")):
+                               "RETENTION_", "AUDIT_", "IPN_", "PAYLOAD_", "DATABASE_", "DEV_", "API_", "METRICS_")):
                 monkeypatch.delenv(key)
         for key, value in environment(changes).items():
             monkeypatch.setenv(key, value)
@@ -71,6 +106,50 @@ def test_a_safe_production_configuration_loads(production_env):
     production_env({})
     settings = load_settings()
     assert settings.is_production and settings.webhook_tolerance_seconds > 0
+    assert not settings.dev_routes
+
+
+# safe variants that must keep loading: the refusals are no wider than the risk
+ACCEPTED = {
+    "tls-client-certificate": {"TEMPORAL_API_KEY": None, "TEMPORAL_TLS_CERT": "/etc/temporal/client.pem",
+                               "TEMPORAL_TLS_KEY": "/etc/temporal/client.key"},
+    "temporal-on-a-private-network": {"TEMPORAL_API_KEY": None, "TEMPORAL_INSECURE_OK": "1"},
+    "api-base-url-with-slash": {"MERCADOPAGO_API_BASE_URL": "https://api.mercadopago.com/"},
+    "token-of-another-seller": {
+        "MERCADOPAGO_ACCESS_TOKEN": "APP_USR-7061348211536402-091409-0b5d9e1f3a7c2468ace0b2d4f6a8c0e1-98234511"},
+    "https-event-urls": {"EVENT_WEBHOOK_URLS": "https://crm.example.com/hooks, https://erp.example.com/in",
+                         "EVENT_WEBHOOK_SECRET": "e" * 40},
+    "escaped-database-password": {"DATABASE_URL": "postgresql+asyncpg://paysaga_api:p%40ss%3Aw0rd-Zq8@db/paysaga"},
+}
+
+
+@pytest.mark.parametrize("case", ACCEPTED)
+def test_safe_variants_still_load(production_env, case):
+    production_env(ACCEPTED[case])
+    assert load_settings().is_production
+
+
+@pytest.mark.parametrize("value", ["development", "staging", "production"])
+def test_app_env_takes_the_three_exact_words(production_env, value):
+    production_env({"APP_ENV": value})
+    assert load_settings().app_env == value
+
+
+def test_staging_is_not_production_and_has_no_dev_routes_unless_asked(production_env):
+    # the compose/demo cluster: the development defaults are allowed, the dev surface is not implied
+    unsafe = {key: None for key in SAFE if key != "APP_ENV"}
+    production_env({**unsafe, "APP_ENV": "staging"})
+    staging = load_settings()
+    assert not staging.is_production and not staging.dev_routes
+    production_env({**unsafe, "APP_ENV": "staging", "DEV_ROUTES": "1"})
+    assert load_settings().dev_routes
+
+
+def test_development_needs_dev_routes_asked_for(production_env):
+    production_env({"APP_ENV": "development"})
+    assert not load_settings().dev_routes
+    production_env({"APP_ENV": "development", "DEV_ROUTES": "1"})
+    assert load_settings().dev_routes
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -81,7 +160,7 @@ def test_each_unsafe_setting_is_refused_naming_its_variable(production_env, case
         load_settings()
     message = str(refused.value)
     assert variable in message and "\n" not in message
-    for secret in ("w" * 40, "j" * 40):
+    for secret in SECRETS:
         assert secret not in message
 
 
@@ -125,7 +204,8 @@ def _run(argv: list[str], changes: dict[str, str | None]) -> subprocess.Complete
 
 
 # the real processes, for a few cases (the entry points above cover every case, in-process)
-PROCESS_CASES = ("no-webhook-secret", "test-token", "no-replay-window", "invalid-number")
+PROCESS_CASES = ("no-webhook-secret", "test-token", "no-replay-window", "invalid-number", "app-env-trailing-space",
+                 "dev-routes-in-production")
 
 
 def test_both_processes_exit_non_zero_with_one_line():
