@@ -1,4 +1,5 @@
-# The paysaga image: the API (default command, migrates first) and the worker (`python worker.py`).
+# The paysaga image: the API (default command), the worker (`python worker.py`) and the schema
+# migrations (`alembic upgrade head`, run as the tables' owner: in compose, the one-shot `migrate`).
 FROM python:3.11-slim
 
 ENV PYTHONUNBUFFERED=1 \
@@ -8,11 +9,10 @@ ENV PYTHONUNBUFFERED=1 \
 
 WORKDIR /app
 
-# dependencies first: a code change does not reinstall them
-COPY pyproject.toml README.md ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt
+# dependencies first: a code change does not reinstall them. The runtime lock: the exact
+# versions, checked by hash, that `make test` ran on (its dev lock pins the same ones)
+COPY requirements.lock ./
+RUN pip install --require-hashes -r requirements.lock
 
 # run from the source tree (uvicorn, alembic and worker.py import from the working directory)
 COPY . .
@@ -23,10 +23,12 @@ RUN useradd --system --uid 10001 --home-dir /app paysaga \
     && chown -R paysaga /app
 USER paysaga
 
-EXPOSE 8000 9464
+# the API; the worker's metrics (:9464) are for Prometheus on the internal network only
+EXPOSE 8000
 
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
     CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)" || exit 1
 
-# the API applies the schema before it serves (`alembic upgrade head` is idempotent)
-CMD ["sh", "-c", "alembic upgrade head && exec uvicorn api.main:app --host 0.0.0.0 --port 8000"]
+# the API only serves: it runs as a role that cannot change the schema, which the migrations
+# (`alembic upgrade head`, with the owner's DATABASE_URL) have brought up to date beforehand
+CMD ["uvicorn", "api.main:app", "--host", "0.0.0.0", "--port", "8000"]

@@ -1,11 +1,13 @@
 """docker-compose.yml (not runnable here) checked for what would break it: the services the
 stack needs, application environment variable names that the Settings class actually reads,
-Prometheus targets that exist, files that the mounts and the Dockerfile refer to."""
+Prometheus targets that exist, files that the mounts and the Dockerfile refer to, the Compose
+specification itself, who migrates and who serves, and what is published on the host."""
 from __future__ import annotations
 
 import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 import yaml
@@ -15,6 +17,7 @@ from config.settings import PROJECT_ROOT, Settings
 COMPOSE = PROJECT_ROOT / "docker-compose.yml"
 DOCKERFILE = PROJECT_ROOT / "Dockerfile"
 APP_SERVICES = ("api", "worker-1", "worker-2")
+INIT_SQL = PROJECT_ROOT / "deploy" / "postgres-init.sql"
 # read by the OpenTelemetry SDK itself, not by Settings
 STANDARD_PREFIXES = ("OTEL_",)
 SETTINGS_NAMES = {name.upper() for name in Settings.model_fields}
@@ -37,10 +40,24 @@ def with_defaults(value: str) -> str:
     return re.sub(r"\$\{[A-Z0-9_]+:-([^}]*)\}", r"\1", value)
 
 
+def published(service: dict) -> list[tuple[str, str, str]]:
+    """(host address, host port, container port) of each `ports` entry in its short form."""
+    found = []
+    for entry in service.get("ports") or []:
+        parts = str(entry).split(":")
+        address = parts[0] if len(parts) == 3 else "0.0.0.0"
+        found.append((address, parts[-2], parts[-1]))
+    return found
+
+
+def database_role(service: dict) -> str:
+    return re.match(r"postgresql\+asyncpg://([^:@]+)", environment(service)["DATABASE_URL"]).group(1)
+
+
 def test_the_full_stack_is_there(compose):
     services = set(compose["services"])
-    assert {"postgresql", "temporal", "temporal-ui", "api", "worker-1", "worker-2", "prometheus", "grafana",
-            "otel-collector", "jaeger"} <= services
+    assert {"postgresql", "temporal", "temporal-ui", "migrate", "api", "worker-1", "worker-2", "prometheus",
+            "grafana", "otel-collector", "jaeger"} <= services
     for name, service in compose["services"].items():
         assert service.get("image") or service.get("build"), name
         for dependency in service.get("depends_on") or []:
@@ -85,10 +102,10 @@ def test_prometheus_scrapes_every_app_process_where_it_serves(compose):
 def test_the_temporal_ui_decodes_through_the_api(compose):
     ui = environment(compose["services"]["temporal-ui"])
     api = environment(compose["services"]["api"])
-    api_port = compose["services"]["api"]["ports"][0].split(":")[0]
+    [(_, api_port, _)] = published(compose["services"]["api"])
     # the browser calls the codec server: the API as published on the host
     assert with_defaults(ui["TEMPORAL_CODEC_ENDPOINT"]) == f"http://localhost:{api_port}/codec"
-    ui_port = compose["services"]["temporal-ui"]["ports"][0].split(":")[0]
+    [(_, ui_port, _)] = published(compose["services"]["temporal-ui"])
     assert f"http://localhost:{ui_port}" in with_defaults(api["TEMPORAL_UI_ORIGIN"]).split(",")
 
 
@@ -104,12 +121,49 @@ def test_mounted_files_exist(compose):
                 assert command.split("=", 1)[1] in mounted, (name, command)
 
 
-def test_the_image_migrates_then_serves_and_the_workers_run_worker_py(compose):
+def test_the_owner_migrates_once_and_the_runtime_role_serves(compose):
+    """The image only serves; a one-shot `migrate` applies the schema as the tables' owner, and the
+    API and the workers start after it succeeded, as a role that can change neither the schema nor
+    the audit trail (deploy/postgres-init.sql, store/migrations 0003)."""
     dockerfile = DOCKERFILE.read_text()
-    assert "alembic upgrade head" in dockerfile and "uvicorn api.main:app" in dockerfile
+    cmd = [line for line in dockerfile.splitlines() if line.startswith("CMD")]
+    assert len(cmd) == 1 and "uvicorn" in cmd[0] and "api.main:app" in cmd[0] and "alembic" not in cmd[0]
+    migrate = compose["services"]["migrate"]
+    assert migrate["command"] == ["alembic", "upgrade", "head"] and migrate.get("restart") == "no"
+    assert migrate["depends_on"]["postgresql"]["condition"] == "service_healthy"
+    for name in APP_SERVICES:
+        assert compose["services"][name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+        assert database_role(compose["services"][name]) == "paysaga_runtime", name
     for name in ("worker-1", "worker-2"):
         assert compose["services"][name]["command"] == ["python", "worker.py"]
-        assert compose["services"][name]["depends_on"]["api"]["condition"] == "service_healthy"
+    assert database_role(migrate) == "paysaga_owner"
+    init = INIT_SQL.read_text()
+    assert "CREATE DATABASE paysaga OWNER paysaga_owner" in init
+    assert re.search(r"CREATE ROLE paysaga_runtime LOGIN", init) and "paysaga_runtime" not in init.split(
+        "CREATE DATABASE")[1], "the runtime role owns nothing"
+
+
+def test_only_the_api_listens_beyond_the_hosts_loopback(compose):
+    for name, service in compose["services"].items():
+        for address, host_port, _ in published(service):
+            if name == "api":
+                continue
+            assert address == "127.0.0.1", f"{name} publishes {host_port} on every interface of the host"
+    for name in ("worker-1", "worker-2"):
+        assert not compose["services"][name].get("ports"), f"{name}'s metrics are for Prometheus only"
+
+
+def test_the_stack_is_staging_by_default_without_development_routes(compose):
+    for name in APP_SERVICES:
+        env = environment(compose["services"][name])
+        assert with_defaults(env["APP_ENV"]) == "staging"
+        assert "DEV_ROUTES" not in env
+
+
+def test_the_file_follows_the_compose_specification():
+    result = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec",
+                             str(COMPOSE)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_docker_compose_validates_the_file_when_available(tmp_path):

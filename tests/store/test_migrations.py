@@ -19,7 +19,7 @@ from store.models import Base
 REPO = Path(__file__).resolve().parents[2]
 TABLES = {"plans", "payment_preferences", "payments", "subscriptions", "subscription_ledger",
           "webhook_events", "audit_log", "events"}
-HEAD = "0002"
+HEAD = "0003"
 
 
 async def schema_difference(url: str) -> list:
