@@ -21,10 +21,13 @@ from temporalio.client import (
     ScheduleActionStartWorkflow,
     ScheduleAlreadyRunningError,
     ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
     ScheduleSpec,
 )
 from temporalio.worker import Worker
 
+from activities import reconciliation as reconciliation_activities
 from activities.events import EventActivities
 from activities.mercadopago import MercadoPagoActivities, mercadopago_breaker
 from activities.mercadopago_http import RebasedHttpClient
@@ -88,6 +91,9 @@ async def ensure_schedules(client: Client, settings: Settings) -> None:
                     task_queue=settings.temporal_task_queue,
                 ),
                 spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(days=1))]),
+                # a run still going when the next is due: the next is skipped (two would only
+                # duplicate the work); a run that never ends is caught by ReconciliationStale
+                policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
             ),
         )
         log.info("created schedule %s", RECONCILIATION_SCHEDULE_ID)
@@ -118,6 +124,7 @@ def build_activities(settings: Settings, client: Client, session_factory) -> lis
         sdk,
         timeout_seconds=settings.mercadopago_timeout_seconds,
         breaker=mercadopago_breaker(settings.mercadopago_breaker_failures, settings.mercadopago_breaker_cooldown_seconds),
+        unknown_recheck_after_seconds=settings.unknown_payment_recheck_after_delta.total_seconds(),
         back_urls={
             "success": settings.mercadopago_success_url,
             "failure": settings.mercadopago_failure_url,
@@ -137,10 +144,11 @@ def build_activities(settings: Settings, client: Client, session_factory) -> lis
                                     audit_days=settings.audit_retention_days)
     return [
         gateway.create_preference, gateway.get_payment, gateway.search_payments, gateway.search_recent_payments,
-        gateway.refund_payment,
+        gateway.search_payments_page, gateway.refund_payment,
+        reconciliation_activities.succeeded, reconciliation_activities.failed,
         *store.all(),
         subscriptions.apply_payment, subscriptions.reverse_payment,
-        routing.hint_payment, routing.hand_to_checkout,
+        routing.hint_payment, routing.hint_payments, routing.hand_to_checkout,
         *events.all(),
         *retention.all(),
     ]

@@ -6,6 +6,10 @@ consecutive failures the circuit opens: calls fail fast, without touching the ne
 `cooldown_seconds` have passed. Then one trial call goes through (half-open): its success closes
 the circuit, its failure opens it for another cool-down. Temporal keeps retrying the activities,
 so nothing is lost; only the calls that could not have succeeded are saved.
+
+Some answers say nothing about the service's health (a 429: it is up, and asks us to slow
+down). Such a call is `release`d: it neither counts as a failure nor closes the circuit, and
+when it was the half-open trial its slot goes to the next caller.
 """
 from __future__ import annotations
 
@@ -61,17 +65,18 @@ class CircuitBreaker:
             return CircuitState.OPEN
         return CircuitState.HALF_OPEN
 
-    def acquire(self) -> None:
-        """Before a call: returns when it may go ahead, raises CircuitOpen when it may not."""
+    def acquire(self) -> bool:
+        """Before a call: returns when it may go ahead (True when it is the half-open trial),
+        raises CircuitOpen when it may not."""
         with self._lock:
             state = self._state()
             if state == CircuitState.CLOSED:
-                return
+                return False
             now = self._clock()
             if state == CircuitState.HALF_OPEN:
                 if self._trial_started is None or now - self._trial_started >= self._cooldown:
                     self._trial_started = now
-                    return
+                    return True
                 raise CircuitOpen(self.name, self._cooldown - (now - self._trial_started))
             raise CircuitOpen(self.name, self._cooldown - (now - self._opened_at))
 
@@ -83,6 +88,14 @@ class CircuitBreaker:
             self._trial_started = None
         if was_open:
             self._changed(CircuitState.CLOSED)
+
+    def release(self, trial: bool) -> None:
+        """After a call whose answer says nothing about the service's health: no failure, no
+        success. A trial's slot is freed, so the next caller makes the trial at once."""
+        if not trial:
+            return
+        with self._lock:
+            self._trial_started = None
 
     def record_failure(self) -> None:
         with self._lock:

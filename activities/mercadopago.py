@@ -6,6 +6,7 @@ retried activity never creates a second preference or refund.
 """
 from __future__ import annotations
 
+import logging
 import random
 import time
 from datetime import datetime, timedelta, timezone
@@ -23,6 +24,8 @@ from domain.statuses import from_mercadopago
 from telemetry import business_metrics
 from workflows.messages import (
     CreatePreferenceInput,
+    PaymentPage,
+    PaymentPageRequest,
     PaymentSnapshot,
     PaymentWindow,
     PreferenceCreated,
@@ -37,6 +40,11 @@ REJECTED_REQUEST = "MercadoPagoRejectedRequest"
 NON_RETRYABLE = (PAYMENT_NOT_FOUND, UNAUTHORIZED, REJECTED_REQUEST)
 # Retryable: the call was not made because the circuit breaker is open.
 CIRCUIT_OPEN = "MercadoPagoCircuitOpen"
+# Retryable: MercadoPago answered 429 (too many requests); retried when it says, or a little later.
+THROTTLED = "MercadoPagoThrottled"
+THROTTLED_DEFAULT_DELAY_SECONDS = 10.0
+
+log = logging.getLogger("paysaga.mercadopago")
 
 SHORT_CIRCUITED = Counter(
     "paysaga_mercadopago_short_circuited", "Calls to MercadoPago not made because its circuit was open",
@@ -55,14 +63,17 @@ def mercadopago_breaker(failure_threshold: int, cooldown_seconds: float) -> Circ
 
 
 def _remote_failure(status: int | None) -> bool:
-    """What says MercadoPago itself is unwell (a 4xx says our request was wrong: it is up)."""
-    return status is None or status >= 500 or status in (408, 429)
+    """What says MercadoPago itself is unwell (a 4xx says our request was wrong: it is up; a 429
+    says it is up and busy with us, which no open circuit would help)."""
+    return status is None or status >= 500 or status == 408
 
 
 class MercadoPagoActivities:
     def __init__(self, sdk: mercadopago.SDK, *, timeout_seconds: float, back_urls: dict[str, str],
-                 breaker: CircuitBreaker | None = None) -> None:
+                 breaker: CircuitBreaker | None = None, unknown_recheck_after_seconds: float = 600.0) -> None:
         self._sdk = sdk
+        # told to the routing workflow with a 404: how long it waits before it reads that id again
+        self._unknown_recheck_after = float(unknown_recheck_after_seconds)
         self._breaker = breaker or mercadopago_breaker(0, 1.0)  # none given: never opens
         self._timeout = float(timeout_seconds)  # the SDK refuses an int
         self._back_urls = {k: v for k, v in back_urls.items() if v}
@@ -74,7 +85,7 @@ class MercadoPagoActivities:
 
     def _call(self, operation: str, call):
         try:
-            self._breaker.acquire()
+            trial = self._breaker.acquire()
         except CircuitOpen as exc:
             SHORT_CIRCUITED.labels(operation=operation).inc()
             # come back once the cool-down is over (spread out, so the trial call is not a stampede)
@@ -94,6 +105,11 @@ class MercadoPagoActivities:
             raise
         status, body = result["status"], result["response"]
         business_metrics.mercadopago_call(operation, status, time.perf_counter() - started)
+        if status == 429:
+            self._breaker.release(trial)
+            business_metrics.THROTTLED.labels(operation=operation).inc()
+            raise ApplicationError(f"MercadoPago {operation} answered 429", type=THROTTLED,
+                                   next_retry_delay=_throttled_delay(result.get("retry_after")))
         if _remote_failure(status):
             self._breaker.record_failure()
         else:
@@ -143,7 +159,18 @@ class MercadoPagoActivities:
 
     @activity.defn(name="mercadopago.get_payment")
     def get_payment(self, mercadopago_payment_id: str) -> PaymentSnapshot:
-        body = self._call("get_payment", lambda: self._sdk.payment().get(mercadopago_payment_id, self._options()))
+        """The payment as MercadoPago has it. A 404 is raised with, as its detail, how many
+        seconds the caller should wait before it asks about that id again."""
+        try:
+            body = self._call("get_payment", lambda: self._sdk.payment().get(mercadopago_payment_id, self._options()))
+        except ApplicationError as err:
+            if err.type != PAYMENT_NOT_FOUND:
+                raise
+            # anyone can notify any id: counted and logged, not an audited business event
+            business_metrics.UNKNOWN_PAYMENTS.inc()
+            log.info("MercadoPago does not know payment %s", mercadopago_payment_id)
+            raise ApplicationError(err.message, self._unknown_recheck_after, type=PAYMENT_NOT_FOUND,
+                                   non_retryable=True, category=ApplicationErrorCategory.BENIGN) from None
         return payment_snapshot(body)
 
     @activity.defn(name="mercadopago.search_payments")
@@ -169,6 +196,21 @@ class MercadoPagoActivities:
             offset += len(results)
             if not results or offset >= int(body.get("paging", {}).get("total", 0)):
                 return found
+
+    @activity.defn(name="mercadopago.search_payments_page")
+    def search_payments_page(self, request: PaymentPageRequest) -> PaymentPage:
+        """One bounded page of the payments created in a window, oldest first: `limit` payments
+        from `offset` among those created at or after `begin` (offsets stay small: the caller
+        moves `begin` forward instead, as MercadoPago caps how deep an offset may go)."""
+        filters = {
+            "range": "date_created", "begin_date": _mercadopago_time(request.begin),
+            "end_date": _mercadopago_time(request.end), "sort": "date_created", "criteria": "asc",
+            "limit": request.limit, "offset": request.offset,
+        }
+        body = self._call("search_payments", lambda: self._sdk.payment().search(filters, self._options()))
+        results = body.get("results", [])
+        return PaymentPage(payments=[payment_snapshot(item) for item in results[:request.limit]],
+                           total=int(body.get("paging", {}).get("total", 0)))
 
     @activity.defn(name="mercadopago.refund_payment")
     def refund_payment(self, request: RefundInput) -> RefundResult:
@@ -209,7 +251,21 @@ def _utc(value: str | None) -> datetime | None:
 
 
 def _mercadopago_time(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000+00:00")
+    """MercadoPago's search dates, to the millisecond (a page's cursor is a payment's date_created)."""
+    moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+00:00"
+
+
+def _throttled_delay(retry_after: str | None) -> timedelta:
+    """MercadoPago's Retry-After (seconds) when it sent one, else a default spread out so the
+    throttled calls do not all come back at the same moment."""
+    try:
+        seconds = float(retry_after) if retry_after is not None else None
+    except ValueError:
+        seconds = None
+    if seconds is None or not 0 <= seconds <= 3600:
+        seconds = THROTTLED_DEFAULT_DELAY_SECONDS
+    return timedelta(seconds=seconds + random.uniform(0, max(1.0, seconds / 2)))
 
 
 def _json_number(amount: Decimal) -> float:

@@ -40,4 +40,7 @@ class RebasedHttpClient(HttpClient):
                 raise MPServerError(
                     response.status_code, {"message": "Invalid JSON in response body", "error": "invalid_response"}
                 ) from exc
-        return {"status": response.status_code, "response": body}
+        answer = {"status": response.status_code, "response": body}
+        if response.headers.get("Retry-After"):
+            answer["retry_after"] = response.headers["Retry-After"]  # how long a 429 asks us to wait
+        return answer

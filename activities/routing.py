@@ -2,6 +2,8 @@
 a payment read back to its checkout."""
 from __future__ import annotations
 
+import asyncio
+
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -26,6 +28,18 @@ class RoutingActivities:
             idle_seconds=self._idle_seconds,
             notification=PaymentNotification(topic="reconciliation", action=hint.reason),
         )
+
+    @activity.defn(name="routing.hint_payments")
+    async def hint_payments(self, hints: list[PaymentHint]) -> None:
+        """A page of hints at once (a few at a time: each is one call to Temporal). Retried
+        whole: a repeated hint only makes its payment be read once more."""
+        gate = asyncio.Semaphore(8)
+
+        async def one(hint: PaymentHint) -> None:
+            async with gate:
+                await self.hint_payment(hint)
+
+        await asyncio.gather(*(one(hint) for hint in hints))
 
     @activity.defn(name="routing.hand_to_checkout")
     async def hand_to_checkout(self, handed: PaymentForCheckout) -> bool:

@@ -64,6 +64,7 @@ async def search_payments(request: Request):
 
 @router.get("/v1/payments/{payment_id}")
 async def get_payment(payment_id: str, request: Request):
+    sandbox(request).payment_reads[payment_id] += 1
     await injected_fault(request, "get_payment")
     return MPJSONResponse(sandbox(request).store.payment(payment_id))
 

@@ -30,7 +30,9 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
     # every error in MercadoPago's shape, as the SDK and the project's error handling expect
     @app.exception_handler(MPError)
     async def mp_error(_: Request, exc: MPError) -> MPJSONResponse:
-        return MPJSONResponse(exc.body(), status_code=exc.status)
+        # a throttled caller is told when to come back, as MercadoPago's rate limiter does
+        headers = {"Retry-After": "1"} if exc.status == 429 else None
+        return MPJSONResponse(exc.body(), status_code=exc.status, headers=headers)
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> MPJSONResponse:

@@ -74,6 +74,28 @@ async def calls(request: Request):
     return MPJSONResponse(dict(sandbox(request).calls))
 
 
+@router.get("/payments/{payment_id}/reads")
+async def payment_reads(payment_id: str, request: Request):
+    """How many times GET /v1/payments/{payment_id} was called, whether the id exists or not."""
+    return MPJSONResponse({"payment_id": payment_id, "reads": sandbox(request).payment_reads[payment_id]})
+
+
+@router.post("/payments/bulk")
+async def seed_payments(request: Request):
+    """Many payments at once, without notifications, as a busy seller's account holds them:
+    `{"count": 3000, "status": "approved", "spread_hours": 24, "external_reference": "..."}`;
+    their creation times are spread evenly over the last `spread_hours`. Answers their ids."""
+    sb, body = sandbox(request), await _object(request)
+    count, spread = body.get("count"), body.get("spread_hours", 24)
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 < count <= 20000:
+        raise bad_request("count must be an integer 1..20000")
+    if isinstance(spread, bool) or not isinstance(spread, (int, float)) or not 0 <= spread <= 24 * 30:
+        raise bad_request("spread_hours must be a number 0..720")
+    ids = sb.store.seed_payments(count, str(body.get("status", "approved")), float(spread),
+                                 body.get("external_reference"))
+    return MPJSONResponse({"ids": ids}, status_code=201)
+
+
 @router.get("/knobs")
 async def get_knobs(request: Request):
     return MPJSONResponse(sandbox(request).knobs.as_dict())
@@ -99,4 +121,5 @@ async def reset(request: Request):
         await sb.notifier.cancel_pending()
         sb.store.clear()
         sb.calls.clear()
+        sb.payment_reads.clear()
     return MPJSONResponse({"knobs": sb.knobs.as_dict(), "cleared": bool(body.get("all"))})

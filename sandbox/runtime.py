@@ -25,6 +25,8 @@ class Sandbox:
     notifier: Notifier = field(init=False)
     # API calls received per operation, failed ones included (tests measure retry pressure)
     calls: Counter = field(default_factory=Counter)
+    # GET /v1/payments/{id} calls per id asked, known or not (tests measure de-duplication)
+    payment_reads: Counter = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
         self.notifier = Notifier(self.config, self.store, self.knobs)

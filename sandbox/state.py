@@ -108,6 +108,29 @@ class Store:
             self._payment_preference[payment["id"]] = pref_id
             return copy.deepcopy(payment)
 
+    def seed_payments(self, count: int, status: str, spread_hours: float, external_reference: str | None) -> list[int]:
+        """`count` payments of one seeded preference, created evenly over the last `spread_hours`
+        (oldest first), no notification sent."""
+        if status not in mp.PAYMENT_STATUSES:
+            raise mp.bad_request(f"unknown status {status}")
+        body = {"items": [{"title": "Seeded payment", "quantity": 1, "unit_price": 10, "currency_id": "ARS"}],
+                "external_reference": external_reference or ""}
+        pref = mp.build_preference(body, 0, "http://sandbox.invalid", "MLA")
+        now = datetime.now(mp.MP_TZ)
+        step = timedelta(hours=spread_hours) / count
+        with self._lock:
+            self._preferences[pref["id"]] = pref
+            ids = []
+            for index in range(count):
+                payment = self.create_payment(pref["id"], status)
+                stamp = (now - step * (count - index)).isoformat(timespec="milliseconds")
+                payment = self._payments[payment["id"]]
+                payment["date_created"] = payment["date_last_updated"] = stamp
+                if payment["date_approved"]:
+                    payment["date_approved"] = payment["money_release_date"] = stamp
+                ids.append(payment["id"])
+            return ids
+
     def _payment(self, payment_id: int | str) -> dict:
         try:
             return self._payments[int(payment_id)]

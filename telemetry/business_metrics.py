@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from domain.statuses import PaymentStatus
 
@@ -52,6 +52,30 @@ MERCADOPAGO_CALLS = Histogram(
     ["operation", "outcome"], registry=REGISTRY,
     buckets=(0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
 )
+# MercadoPago answers that are neither business events nor outages
+UNKNOWN_PAYMENTS = Counter(
+    "paysaga_mercadopago_unknown_payments",
+    "Payment reads MercadoPago answered 404 (a forged, foreign or not yet visible id): counted, not audited",
+    registry=REGISTRY,
+)
+THROTTLED = Counter(
+    "paysaga_mercadopago_throttled", "Calls MercadoPago answered 429: retried later, not counted against its health",
+    ["operation"], registry=REGISTRY,
+)
+# The daily reconciliation: when it last completed, and the runs that failed
+RECONCILIATION_LAST_SUCCESS = Gauge(
+    "paysaga_reconciliation_last_success_timestamp_seconds",
+    "Unix time at which a reconciliation run last completed (0: none since this worker started)",
+    registry=REGISTRY,
+)
+RECONCILIATION_LAST_CHECKED = Gauge(
+    "paysaga_reconciliation_last_checked_payments", "Payments compared by the last completed reconciliation run",
+    registry=REGISTRY,
+)
+RECONCILIATION_FAILURES = Counter(
+    "paysaga_reconciliation_failures", "Reconciliation runs that gave up before checking their whole window",
+    registry=REGISTRY,
+)
 
 MERCADOPAGO_OPERATIONS = ("create_preference", "get_payment", "search_payments", "refund")
 MERCADOPAGO_OUTCOMES = ("ok", "not_found", "unauthorized", "rejected", "server_error", "unavailable")
@@ -75,6 +99,7 @@ def _initialise() -> None:
     for source in ("schedule", "checkout_deadline"):
         RECONCILIATION_DRIFT.labels(source=source)
     for operation in MERCADOPAGO_OPERATIONS:
+        THROTTLED.labels(operation=operation)
         for outcome in MERCADOPAGO_OUTCOMES:
             MERCADOPAGO_CALLS.labels(operation=operation, outcome=outcome)
 
@@ -138,3 +163,12 @@ def mercadopago_outcome(status: int | None) -> str:
 
 def mercadopago_call(operation: str, status: int | None, seconds: float) -> None:
     MERCADOPAGO_CALLS.labels(operation=operation, outcome=mercadopago_outcome(status)).observe(seconds)
+
+
+def reconciliation_succeeded(checked: int) -> None:
+    RECONCILIATION_LAST_SUCCESS.set(datetime.now(timezone.utc).timestamp())
+    RECONCILIATION_LAST_CHECKED.set(checked)
+
+
+def reconciliation_failed() -> None:
+    RECONCILIATION_FAILURES.inc()

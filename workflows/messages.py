@@ -99,6 +99,7 @@ class CheckoutOutcome(Message):
 class PaymentRouterInput(Message):
     mercadopago_payment_id: str
     idle_seconds: float
+    pending_hints: int = 0  # hints that arrived before a continue-as-new, still to be read for
 
 
 class PaymentNotification(Message):
@@ -275,9 +276,24 @@ class SubscriptionInput(Message):
 
 # --- reconciliation --------------------------------------------------------------------
 
+class ReconcileCursor(Message):
+    """Where a reconciliation stands, carried across continue-as-new: the window's fixed end,
+    the next page (`offset` payments already seen among those created at or after `begin`),
+    and the running totals."""
+    end: datetime
+    begin: datetime
+    offset: int = 0
+    checked: int = 0
+    drifted: int = 0
+    drifted_sample: list[str] = []
+    pages: int = 0
+
+
 class ReconcileInput(Message):
     """Compare MercadoPago's payments of the last `window_hours` with the read model."""
     window_hours: int = 48
+    page_size: int = 200  # payments per activity result: far below Temporal's payload limit
+    cursor: ReconcileCursor | None = None  # None: a new run, from now back `window_hours`
 
 
 class PaymentWindow(Message):
@@ -285,9 +301,24 @@ class PaymentWindow(Message):
     end: datetime
 
 
+class PaymentPageRequest(Message):
+    begin: datetime
+    end: datetime
+    offset: int
+    limit: int
+
+
+class PaymentPage(Message):
+    payments: list[PaymentSnapshot]
+    total: int  # what MercadoPago counts from `begin` to `end`
+
+
 class ReconcileReport(Message):
     checked: int
-    drifted: list[str] = []  # MercadoPago payment ids found out of step, and re-routed
+    # MercadoPago payment ids found out of step, and re-routed (the first ones of a large run;
+    # every one is in the audit log)
+    drifted: list[str] = []
+    drifted_count: int | None = None
 
 
 class PaymentHint(Message):

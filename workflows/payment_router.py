@@ -5,6 +5,11 @@ MercadoPago, persisted (statuses only move forward), and handed to its checkout,
 external reference. When that checkout has already closed (a late payment, a refund months
 later) this workflow settles the payment itself. Hints that arrive while one is being handled
 are coalesced into one more read.
+
+An id MercadoPago does not know (anyone can notify any id) is not a business event: no audit
+record. The workflow stays and absorbs further hints for that id without reading it again for
+a back-off window (the gateway says how long); if hints came meanwhile it reads once more (a
+payment notified a moment before MercadoPago serves it is still read), and it ends when idle.
 """
 from __future__ import annotations
 
@@ -36,6 +41,15 @@ with workflow.unsafe.imports_passed_through():
 
 # Signals are capped per execution; continue as new long before that.
 _MAX_HINTS_PER_RUN = 1000
+# how long an unknown payment's hints are absorbed when the gateway does not say
+_DEFAULT_UNKNOWN_RECHECK = timedelta(minutes=10)
+
+
+class _Unknown:
+    """MercadoPago answered 404: wait `recheck` before reading that id again."""
+
+    def __init__(self, recheck: timedelta) -> None:
+        self.recheck = recheck
 
 
 @workflow.defn
@@ -43,7 +57,7 @@ class PaymentWorkflow:
     @workflow.init
     def __init__(self, input: PaymentRouterInput) -> None:
         self._payment_id = input.mercadopago_payment_id
-        self._hints = 0
+        self._hints = input.pending_hints
         self._hints_this_run = 0
         self._routed: set[str] = set()  # statuses already handed on
         self._searchable = False  # search attributes set (once per run)
@@ -62,21 +76,31 @@ class PaymentWorkflow:
             except asyncio.TimeoutError:
                 return  # quiet for a while: a later notification starts a fresh run
             self._hints = 0
-            if not await self._handle():
+            handled = await self._handle()
+            if not handled:
                 return
+            if isinstance(handled, _Unknown):
+                # hints arriving meanwhile only count: the read after the window covers them all
+                await workflow.sleep(handled.recheck)
             if self._hints_this_run >= _MAX_HINTS_PER_RUN or workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
+                if workflow.patched("router-carries-pending-hints"):
+                    input = input.model_copy(update={"pending_hints": self._hints})
                 workflow.continue_as_new(input)
 
-    async def _handle(self) -> bool:
-        """Read back, persist, route. False when there is nothing more this payment can become."""
+    async def _handle(self) -> bool | _Unknown:
+        """Read back, persist, route. False when there is nothing more this payment can become;
+        _Unknown when MercadoPago does not know it (yet)."""
         try:
             snapshot = await local_first.execute(
                 "mercadopago.get_payment", self._payment_id, result_type=PaymentSnapshot,
                 options=options.MERCADOPAGO, patch="read-back-locally-first",
             )
         except ActivityError as err:
-            # a forged or foreign id (404) or a revoked token (401): audited, nothing else to do
+            if _not_found(err) and workflow.patched("unknown-payment-backs-off"):
+                return _Unknown(_recheck_after(err))
+            # a revoked token (401/403), an operator's problem (and, in older histories, a 404):
+            # audited, nothing else to do
             await audit("payment.unreadable", None, self._payment_id, None, {"error": _cause(err)})
             return False
         reference = parse_external_reference(snapshot.external_reference)
@@ -155,6 +179,18 @@ class PaymentWorkflow:
             ),
             **options.STORE,
         )
+
+
+def _not_found(err: ActivityError) -> bool:
+    return isinstance(err.cause, ApplicationError) and err.cause.type == "MercadoPagoNotFound"
+
+
+def _recheck_after(err: ActivityError) -> timedelta:
+    """The back-off the gateway attached to its 404 (seconds), else the default."""
+    details = err.cause.details if isinstance(err.cause, ApplicationError) else ()
+    if details and isinstance(details[0], (int, float)) and details[0] > 0:
+        return timedelta(seconds=float(details[0]))
+    return _DEFAULT_UNKNOWN_RECHECK
 
 
 def _cause(err: ActivityError) -> str:

@@ -132,7 +132,6 @@ class _Sdk:
 
 @pytest.mark.parametrize("answer", [
     pytest.param({"status": 503, "response": {}}, id="503"),
-    pytest.param({"status": 429, "response": {}}, id="429"),
     pytest.param(requests.ConnectTimeout("slow"), id="timeout"),
     pytest.param(requests.ConnectionError("refused"), id="refused"),
 ])

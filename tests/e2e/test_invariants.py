@@ -206,7 +206,14 @@ async def test_an_unsigned_ipn_is_only_a_hint(stack, user_id):
 
         unknown = await mercadopago.post("/api/webhooks/mercadopago?topic=payment&id=999999999999", json={})
         assert unknown.status_code == 200
-    await eventually(lambda: _unreadable(stack, "999999999999"), what="unknown payment audited")
+    # an id MercadoPago does not know is read (once), counted, and not audited: anyone can send one
+    await eventually(lambda: _reads(stack, "999999999999"), what="unknown payment read")
+    assert not await _unreadable(stack, "999999999999")
+
+
+async def _reads(stack, payment_id) -> int:
+    async with stack.sandbox() as sandbox:
+        return (await sandbox.get(f"/sandbox/payments/{payment_id}/reads")).json()["reads"]
 
 
 async def _unreadable(stack, payment_id):

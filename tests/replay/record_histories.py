@@ -80,6 +80,39 @@ async def record_retention(stack: RunningStack) -> None:
     await _save(client, {"retention": runs[0].id})
 
 
+async def record_retention_until_done(stack: RunningStack) -> None:
+    """A retention run that purges until nothing past its age is left: more batches than one run
+    takes, so its first run continues as new."""
+    from datetime import timedelta
+
+    from sqlalchemy import text
+
+    from store.database import create_engine
+    from store.models import utcnow
+    from workflows.retention import RetentionWorkflow
+    from workflows.retention_messages import PurgeBatch
+
+    engine = create_engine(stack.config.database)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text(
+                "INSERT INTO webhook_events (received_at, topic, resource_id, signature_valid, outcome)"
+                " VALUES (:at, 'payment', :rid, true, 'accepted')"),
+                [{"at": utcnow() - timedelta(days=400), "rid": str(n)} for n in range(5)])
+    finally:
+        await engine.dispose()
+    client = await stack.temporal()
+    task_queue = (await client.get_schedule_handle(RETENTION_SCHEDULE_ID).describe()).schedule.action.task_queue
+    handle = await client.start_workflow(RetentionWorkflow.run, PurgeBatch(limit=2, batches_per_run=2),
+                                         id="retention-until-done", task_queue=task_queue)
+    await handle.result()
+    first_run = client.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id)
+    history = await first_run.fetch_history()
+    HISTORIES.mkdir(exist_ok=True)
+    (HISTORIES / "retention_continued_as_new.json").write_text(json.dumps(history.to_json_dict(), indent=1))
+    await _save(client, {"retention_until_done": handle.id})
+
+
 async def record_local_first(stack: RunningStack) -> None:
     """MercadoPago calls made as a local activity first: a paid checkout and its read-back, a
     read-back whose local attempt failed and was retried as an activity, and one of a payment
@@ -128,11 +161,45 @@ async def record_fewer_tasks(stack: RunningStack) -> None:
     await _save(client, histories)
 
 
-async def _save(client, histories: dict[str, str]) -> None:
+async def record_pressure(stack: RunningStack) -> None:
+    """A payment MercadoPago does not know: its workflow absorbs a burst of notifications, reads
+    once more after the back-off window, then ends idle. And a reconciliation paged over 300
+    payments (three missing from the read model): a first run that continues as new, and the last."""
+    from tests.e2e.test_mercadopago_pressure import _store_as_known
+    from workflows.messages import ReconcileInput, ReconcileReport
+    from workflows.reconciliation import ReconciliationWorkflow
+
+    client = await stack.temporal()
+    unknown = "999999999997"
+    async with stack.api() as mercadopago:
+        for _ in range(5):
+            (await mercadopago.post(f"/api/webhooks/mercadopago?topic=payment&id={unknown}", json={})).raise_for_status()
+    handle = client.get_workflow_handle(payment_workflow_id(unknown))
+    await handle.result()  # back-off, one more read for the burst, then idle
+    histories = {"payment_router_unknown_backs_off": (payment_workflow_id(unknown), handle.result_run_id)}
+
+    async with stack.sandbox() as sandbox:
+        seeded = (await sandbox.post("/sandbox/payments/bulk", json={"count": 300, "spread_hours": 12})).json()["ids"]
+    missing = {str(i) for i in seeded[::100]}
+    await _store_as_known([str(i) for i in seeded if str(i) not in missing], stack)
+    # small pages, so that a short history already continues as new
+    reconciliation = await client.start_workflow(
+        ReconciliationWorkflow.run, ReconcileInput(page_size=25), id="reconciliation-paged",
+        task_queue=stack.config.env.get("TEMPORAL_TASK_QUEUE", "payments"), result_type=ReconcileReport)
+    await reconciliation.result()
+    chain = [w async for w in client.list_workflows("WorkflowId = 'reconciliation-paged'")]
+    chain.sort(key=lambda w: w.start_time)
+    histories["reconciliation_paged_continued"] = ("reconciliation-paged", chain[0].run_id)
+    histories["reconciliation_paged_last"] = ("reconciliation-paged", chain[-1].run_id)
+    await _save(client, histories)
+
+
+async def _save(client, histories: dict[str, str | tuple[str, str]]) -> None:
     """Write each workflow's history so far to histories/{name}.json."""
     HISTORIES.mkdir(exist_ok=True)
-    for name, workflow_id in histories.items():
-        history = await client.get_workflow_handle(workflow_id).fetch_history()
+    for name, workflow in histories.items():
+        workflow_id, run_id = workflow if isinstance(workflow, tuple) else (workflow, None)
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
         (HISTORIES / f"{name}.json").write_text(json.dumps(history.to_json_dict(), indent=1))
 
 
@@ -147,10 +214,16 @@ async def _wait_closed_or_current(client, workflow_id: str) -> None:
 
 
 def main() -> None:
-    """`... record_histories retention` (or `local-first`, `fewer-tasks`) records only that scenario."""
-    scenario = {"retention": record_retention, "local-first": record_local_first, "fewer-tasks": record_fewer_tasks}.get(" ".join(sys.argv[1:]), record)
+    """`... record_histories retention` (or `local-first`, `fewer-tasks`, `pressure`, `retention-until-done`)
+    records only that scenario."""
+    name = " ".join(sys.argv[1:])
+    scenario = {"retention": record_retention, "local-first": record_local_first, "fewer-tasks": record_fewer_tasks,
+                "pressure": record_pressure,
+                "retention-until-done": record_retention_until_done}.get(name, record)
+    # the unknown payment's back-off, short enough to record
+    env = {"UNKNOWN_PAYMENT_RECHECK_AFTER": "PT3S"} if name == "pressure" else None
     with tempfile.TemporaryDirectory() as var_dir:
-        stack = Stack(free_stack_config(Path(var_dir), sqlite_url(var_dir)))
+        stack = Stack(free_stack_config(Path(var_dir), sqlite_url(var_dir), env))
         stack.start()
         try:
             asyncio.run(scenario(RunningStack(stack, "sqlite")))
