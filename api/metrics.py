@@ -26,14 +26,30 @@ class ApiMetrics:
             "paysaga_webhooks_total", "MercadoPago notifications by topic and outcome",
             ["topic", "outcome"], registry=self.registry,
         )
+        # refused deliveries by why (a fixed set of reasons), and inbox records dropped by why:
+        # a flood is counted here rather than written to the inbox row by row
+        self.webhook_refusals = Counter(
+            "paysaga_webhook_refusals_total", "MercadoPago notifications refused, by reason",
+            ["reason"], registry=self.registry,
+        )
+        self.webhook_inbox_shed_records = Counter(
+            "paysaga_webhook_inbox_shed_total",
+            "Webhook inbox records not written: sampled_out (refused beyond the sample) or queue_full",
+            ["reason"], registry=self.registry,
+        )
         self.checkouts_started = Counter(
             "paysaga_checkouts_started_total", "Checkouts started (replays not counted)",
             registry=self.registry,
         )
 
-    def webhook(self, topic: str | None, outcome: str) -> None:
+    def webhook(self, topic: str | None, outcome: str, refusal: str | None = None) -> None:
         label = topic if topic in KNOWN_TOPICS else ("none" if topic is None else "other")
         self.webhooks.labels(topic=label, outcome=outcome).inc()
+        if refusal is not None:
+            self.webhook_refusals.labels(reason=refusal).inc()
+
+    def webhook_inbox_shed(self, reason: str) -> None:
+        self.webhook_inbox_shed_records.labels(reason=reason).inc()
 
 
 class MetricsMiddleware:

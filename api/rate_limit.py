@@ -1,9 +1,10 @@
-"""Rate limits for unsigned IPN hints: per source address and for all sources together.
+"""Rate limits per source address: unsigned IPN hints, and deliveries whose signature fails.
 
 An IPN cannot be signed, so anyone can send one; each would start a workflow that reads the
 payment back from MercadoPago. Token buckets (refilled continuously, `per_minute` deep) cap
 that work; beyond them the webhook answers 429 and MercadoPago, a legitimate sender, retries
-later. Signed webhooks are not limited here: their signature already proves the sender.
+later. Signed webhooks are limited only by their failures: a valid signature proves the sender,
+while a source that keeps sending invalid ones is refused before its HMACs are computed.
 """
 from __future__ import annotations
 
@@ -20,11 +21,17 @@ class TokenBucket:
         self._tokens = self._capacity
         self._at = clock()
 
-    def take(self) -> bool:
+    def _refill(self) -> None:
         now = self._clock()
         self._tokens = min(self._capacity, self._tokens + (now - self._at) * self._rate)
         self._at = now
-        if self._tokens >= 1.0:
+
+    def has_one(self) -> bool:
+        self._refill()
+        return self._tokens >= 1.0
+
+    def take(self) -> bool:
+        if self.has_one():
             self._tokens -= 1.0
             return True
         return False
@@ -33,30 +40,66 @@ class TokenBucket:
         return max(0.0, (1.0 - self._tokens) / self._rate)
 
 
+class _Sources:
+    """One bucket per source address; the least recently seen are forgotten beyond `max_sources`,
+    so a flood from spoofed or rotating addresses cannot grow memory."""
+
+    def __init__(self, per_minute: int, max_sources: int, clock: Callable[[], float]) -> None:
+        self._per_minute = per_minute
+        self._max_sources = max_sources
+        self._clock = clock
+        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def __contains__(self, source: str) -> bool:
+        return source in self._buckets
+
+    def bucket(self, source: str) -> TokenBucket:
+        bucket = self._buckets.get(source)
+        if bucket is None:
+            bucket = self._buckets[source] = TokenBucket(self._per_minute, self._clock)
+            if len(self._buckets) > self._max_sources:
+                self._buckets.popitem(last=False)
+        else:
+            self._buckets.move_to_end(source)
+        return bucket
+
+
 class IpnRateLimiter:
-    """One bucket per source address (the least recently seen are forgotten beyond
-    `max_sources`, so a spoofed flood cannot grow memory) and one for everyone. Runs on the
-    event loop only: no locking needed."""
+    """Per source address and for everyone. Runs on the event loop only: no locking needed."""
 
     def __init__(self, per_ip_per_minute: int, global_per_minute: int, *, max_sources: int = 10_000,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self._per_ip = per_ip_per_minute
-        self._clock = clock
         self._global = TokenBucket(global_per_minute, clock)
-        self._sources: OrderedDict[str, TokenBucket] = OrderedDict()
-        self._max_sources = max_sources
+        self._sources = _Sources(per_ip_per_minute, max_sources, clock)
 
     def admit(self, source: str) -> float | None:
         """None when the hint may go ahead, else the seconds to wait before retrying."""
-        bucket = self._sources.get(source)
-        if bucket is None:
-            bucket = self._sources[source] = TokenBucket(self._per_ip, self._clock)
-            if len(self._sources) > self._max_sources:
-                self._sources.popitem(last=False)
-        else:
-            self._sources.move_to_end(source)
+        bucket = self._sources.bucket(source)
         if not bucket.take():
             return bucket.seconds_until_one()
         if not self._global.take():
             return self._global.seconds_until_one()
         return None
+
+
+class FailureRateLimiter:
+    """Per source address, charged only by failures: `blocked` before the work, `failed` after
+    it failed. No global bucket: a flood of failures from others must not lock out the sender
+    whose signatures hold. Runs on the event loop only: no locking needed."""
+
+    def __init__(self, failures_per_minute: int, *, max_sources: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._sources = _Sources(failures_per_minute, max_sources, clock)
+
+    def blocked(self, source: str) -> float | None:
+        """None when the source may still try, else the seconds until it may again."""
+        if source not in self._sources:
+            return None
+        bucket = self._sources.bucket(source)
+        return None if bucket.has_one() else max(1.0, bucket.seconds_until_one())
+
+    def failed(self, source: str) -> None:
+        self._sources.bucket(source).take()

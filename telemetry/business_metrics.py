@@ -156,7 +156,9 @@ def mercadopago_outcome(status: int | None) -> str:
         return "not_found"
     if status in (401, 403):
         return "unauthorized"
-    if 400 <= status < 500 and status not in (408, 409, 429):
+    if status == 429:
+        return "throttled"  # back-pressure, not an error of MercadoPago's or ours
+    if 400 <= status < 500 and status not in (408, 409):
         return "rejected"
     return "server_error"
 

@@ -3,6 +3,10 @@
 A notification is a hint: the payment workflow reads the payment back from MercadoPago. So only
 the payment id (from the query string) and the delivery's headers matter here; the body is
 informational. 200 means Temporal holds the notification; 503 makes MercadoPago retry.
+
+What a forged delivery may cost is bounded: a source whose signatures keep failing gets 429
+before its HMACs are computed, refusals are counted (`paysaga_webhook_refusals_total`) and only
+sampled into the inbox, and the body limit is enforced before anything reads it (api/body_limit.py).
 """
 from __future__ import annotations
 
@@ -17,11 +21,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from temporalio.client import Client
 
+from api.body_limit import RequestBodyTooLarge
 from api.coalesced_relay import CoalescedRelay
 from api.deps import get_metrics, get_settings
 from api.errors import error_body
 from api.inbox import InboxEntry
-from api.rate_limit import IpnRateLimiter
+from api.rate_limit import FailureRateLimiter, IpnRateLimiter
 from api.temporal_calls import bounded
 from api.webhook_signature import SignatureRejected, verify_signature
 from config.settings import Settings
@@ -33,6 +38,8 @@ log = logging.getLogger("paysaga.api.webhooks")
 
 router = APIRouter(prefix="/api/webhooks", tags=["webhooks"])
 
+NOTIFICATION_PATH = "/api/webhooks/mercadopago"
+# the notification's own body limit, enforced by api/body_limit.py whatever the global one is
 MAX_BODY_BYTES = 64 * 1024
 ANSWER_WITHIN_SECONDS = 2.0
 RELAY_TIMEOUT_SECONDS = 1.5
@@ -40,10 +47,13 @@ RELAY_TIMEOUT_SECONDS = 1.5
 # past the answer deadline
 INBOX_WAIT_SECONDS = 0.3
 _PAYMENT_ID = re.compile(r"^[1-9][0-9]{0,19}$")
-
-
-class BodyTooLarge(Exception):
-    pass
+# the refusal counter's reasons for each signature failure (a fixed set: bounded label values)
+_SIGNATURE_REFUSALS = {
+    "MissingSignatureHeader": "missing_signature",
+    "MalformedSignatureHeader": "malformed_signature",
+    "SignatureMismatch": "signature_mismatch",
+    "TimestampOutOfTolerance": "stale_signature",
+}
 
 
 @dataclass(frozen=True)
@@ -69,44 +79,63 @@ class Delivery:
         )
 
 
+@dataclass
+class Refusal:
+    """Why a delivery was refused, for the refusal counter (None while it is not)."""
+
+    reason: str | None = None
+
+
 @router.post("/mercadopago")
 async def mercadopago_notification(request: Request) -> JSONResponse:
     started = time.monotonic()
     delivery = Delivery.of(request)
     entry = InboxEntry(topic=delivery.topic, action=None, resource_id=delivery.resource_id,
                        request_id=delivery.request_id, signature_valid=False, outcome="rejected")
+    refusal = Refusal()
     try:
-        response = await _handle(request, delivery, entry)
+        response = await _handle(request, delivery, entry, refusal)
     except Exception:
         entry.outcome, entry.detail = "rejected", "internal error"
         raise
     finally:
-        get_metrics(request).webhook(delivery.topic, entry.outcome)
+        get_metrics(request).webhook(delivery.topic, entry.outcome, refusal.reason)
         await _record(request, entry, deadline=started + ANSWER_WITHIN_SECONDS - 0.1)
     return response
 
 
-async def _handle(request: Request, delivery: Delivery, entry: InboxEntry) -> JSONResponse:
+async def _handle(request: Request, delivery: Delivery, entry: InboxEntry, refusal: Refusal) -> JSONResponse:
     settings = get_settings(request)
+    source = request.client.host if request.client else "unknown"
     if not delivery.signed_form:
-        wait = _ipn_limiter(request).admit(request.client.host if request.client else "unknown")
+        wait = _ipn_limiter(request).admit(source)
         if wait is not None:
             entry.outcome, entry.detail = "rate_limited", "unsigned IPN hints over their rate limit"
+            refusal.reason = "ipn_rate_limited"
             return _error(429, "rate_limited", "too many unsigned notifications; retry later",
                           headers={"Retry-After": str(max(1, round(wait)))})
+    else:
+        wait = _signature_failure_limiter(request).blocked(source)
+        if wait is not None:
+            entry.outcome, entry.detail = "rate_limited", "source over its limit of failing signatures"
+            refusal.reason = "signature_rate_limited"
+            return _error(429, "rate_limited", "too many deliveries with a failing signature; retry later",
+                          headers={"Retry-After": str(max(1, round(wait)))})
     try:
-        body = await _read_body(request)
-    except BodyTooLarge:
+        body = await request.body()
+    except RequestBodyTooLarge as exc:  # streamed past the limit (a declared one never gets here)
         entry.detail = f"body larger than {MAX_BODY_BYTES} bytes"
-        return _error(413, "payload_too_large", f"the notification body exceeds {MAX_BODY_BYTES} bytes")
+        refusal.reason = "payload_too_large"
+        return _error(413, exc.code, exc.detail)
     entry.action = _action(body)
 
     def signature_checked() -> str | None:
-        """None when the signature holds, else why it does not."""
+        """None when the signature holds, else why it does not (the source is charged for it)."""
         try:
             verify_signature(delivery.x_signature, delivery.request_id, delivery.resource_id,
                              settings.webhook_secret, settings.webhook_tolerance_seconds)
         except SignatureRejected as exc:
+            _signature_failure_limiter(request).failed(source)
             return exc.reason
         entry.signature_valid = True
         return None
@@ -115,6 +144,7 @@ async def _handle(request: Request, delivery: Delivery, entry: InboxEntry) -> JS
         if delivery.signed_form and delivery.x_signature:
             signature_checked()  # for the inbox only: we act on none of these topics
         entry.outcome, entry.detail = "ignored", f"topic {delivery.topic!r} is not acted on"
+        refusal.reason = "ignored_topic"
         return JSONResponse({"status": "ignored", "topic": delivery.topic,
                              "message": "this notification topic is not acted on"})
 
@@ -122,12 +152,14 @@ async def _handle(request: Request, delivery: Delivery, entry: InboxEntry) -> JS
         reason = signature_checked()
         if reason is not None:
             entry.detail = f"signature: {reason}"
+            refusal.reason = _SIGNATURE_REFUSALS.get(reason, "invalid_signature")
             return _error(401, "invalid_signature", "the x-signature header is missing or does not verify")
     # IPN deliveries cannot be signed: relaying one only makes the workflow re-read the payment
 
     payment_id = delivery.resource_id
     if payment_id is None or not _PAYMENT_ID.match(payment_id):
         entry.detail = "payment id is not numeric"
+        refusal.reason = "invalid_payment_id"
         return _error(400, "invalid_payment_id", "the payment id must be a numeric string")
 
     try:
@@ -169,27 +201,15 @@ def payment_hint_relay(temporal: Client, settings: Settings) -> CoalescedRelay[P
 
 async def _record(request: Request, entry: InboxEntry, deadline: float) -> None:
     task = request.app.state.inbox.record(entry)
-    if entry.outcome == "accepted":
-        # Temporal holds this one: its inbox record follows without holding up the answer (the
-        # worker's writes can keep SQLite's write lock a while, which only delays the record)
+    if task is None or entry.outcome == "accepted":
+        # not recorded (a sampled-out refusal, or the queue is full: counted), or Temporal holds
+        # this one: its inbox record follows without holding up the answer (the worker's writes
+        # can keep SQLite's write lock a while, which only delays the record)
         return
     budget = min(INBOX_WAIT_SECONDS, deadline - time.monotonic())
     if budget > 0:
         # asyncio.wait does not cancel the write: it may finish after we answer
         await asyncio.wait({task}, timeout=budget)
-
-
-async def _read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise BodyTooLarge
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _action(body: bytes) -> str | None:
@@ -210,6 +230,16 @@ def _ipn_limiter(request: Request) -> IpnRateLimiter:
         settings = get_settings(request)
         limiter = state.ipn_rate_limiter = IpnRateLimiter(settings.ipn_rate_limit_per_ip,
                                                           settings.ipn_rate_limit_global)
+    return limiter
+
+
+def _signature_failure_limiter(request: Request) -> FailureRateLimiter:
+    """One limiter per app, built from the settings on first use."""
+    state = request.app.state
+    limiter = getattr(state, "signature_failure_limiter", None)
+    if limiter is None:
+        per_minute = get_settings(request).webhook_invalid_signature_rate_limit_per_ip
+        limiter = state.signature_failure_limiter = FailureRateLimiter(per_minute)
     return limiter
 
 

@@ -313,3 +313,19 @@ async def test_webhook_metrics(live_settings):
     assert 'paysaga_webhooks_total{outcome="accepted",topic="payment"} 1.0' in text
     assert 'paysaga_webhooks_total{outcome="ignored",topic="merchant_order"} 1.0' in text
     assert 'paysaga_webhooks_total{outcome="ignored",topic="other"} 1.0' in text
+    assert 'paysaga_webhook_refusals_total{reason="ignored_topic"} 2.0' in text
+
+
+async def test_accepted_deliveries_are_all_recorded_however_refusals_are_sampled(live_settings, temporal_env, db):
+    settings = live_settings(webhook_refused_samples_per_minute=0)  # no refused delivery is written
+    async with serve(settings) as client:
+        for n in range(5):
+            forged = signed_webhook(f"51000001{n:02d}", secret="not-our-secret")
+            valid = signed_webhook(f"51000002{n:02d}")
+            assert (await client.post(forged.url, headers=forged.headers, content=forged.body)).status_code == 401
+            assert (await client.post(valid.url, headers=valid.headers, content=valid.body)).status_code == 200
+        text = (await client.get("/metrics")).text
+    rows = await _inbox(db, 5)
+    assert [(row.resource_id, row.outcome) for row in rows] == [(f"51000002{n:02d}", "accepted") for n in range(5)]
+    assert 'paysaga_webhook_inbox_shed_total{reason="sampled_out"} 5.0' in text
+    assert 'paysaga_webhook_refusals_total{reason="signature_mismatch"} 5.0' in text

@@ -55,8 +55,30 @@ def test_the_timestamp_parser_never_raises(x_signature):
 
 @given(ts=st.integers(0, 10**13))
 def test_timestamps_in_seconds_and_milliseconds_read_alike(ts):
-    seconds = signature_seconds(f"ts={ts},v1=ab")
+    seconds = signature_seconds(f"ts={ts},v1={'ab' * 32}")
     assert seconds == (ts / 1000 if ts > 10**11 else float(ts))
+
+
+# parts an attacker may add around a captured delivery's own `ts` and `v1`
+EXTRA_PART = st.one_of(
+    st.builds(lambda key, value: f"{key}={value}",
+              st.sampled_from(["ts", "v1", "v2", "TS", "V1", " ts", "ts ", "foo", ""]),
+              st.one_of(st.just("{now}"), st.just("{old}"), st.just("{old_v1}"), st.text(max_size=12))),
+    st.sampled_from(["", " ", "ts", "=", "v1"]),
+)
+
+
+@settings(max_examples=int(os.environ.get("PAYSAGA_FUZZ_EXAMPLES", "150")))
+@given(extra=st.lists(EXTRA_PART, min_size=1, max_size=4), order=st.randoms(use_true_random=False))
+def test_a_week_old_capture_verifies_in_no_wrapping(extra, order):
+    old = signed_webhook("123", ts=int((time.time() - 7 * 24 * 3600) * 1000), request_id="r-1")
+    old_ts, old_v1 = (part.split("=", 1)[1] for part in old.headers["x-signature"].split(","))
+    now = str(int(time.time() * 1000))
+    parts = [f"ts={old_ts}", f"v1={old_v1}"] + [p.replace("{now}", now).replace("{old}", old_ts)
+                                                 .replace("{old_v1}", old_v1) for p in extra]
+    order.shuffle(parts)
+    with pytest.raises(SignatureRejected):
+        verify_signature(",".join(parts), "r-1", "123", WEBHOOK_SECRET, 300)
 
 
 def test_a_genuine_signature_still_verifies():

@@ -60,5 +60,5 @@ def test_the_server_serves_the_sdk_text_after_ours():
 
 def test_mercadopago_outcomes():
     assert [business_metrics.mercadopago_outcome(s) for s in (200, 201, 404, 401, 403, 400, 409, 429, 500, None)] == [
-        "ok", "ok", "not_found", "unauthorized", "unauthorized", "rejected", "server_error", "server_error",
+        "ok", "ok", "not_found", "unauthorized", "unauthorized", "rejected", "server_error", "throttled",
         "server_error", "unavailable"]
