@@ -127,7 +127,14 @@ async def _handle(request: Request, delivery: Delivery, entry: InboxEntry, refus
         entry.detail = f"body larger than {MAX_BODY_BYTES} bytes"
         refusal.reason = "payload_too_large"
         return _error(413, exc.code, exc.detail)
-    entry.action = _action(body)
+    parsed = _json_object(body)
+    entry.action = _action(parsed)
+    if delivery.topic is None and not any(key in parsed for key in ("type", "topic", "action")):
+        # nothing in the query and nothing in the body says what this is: not a notification
+        entry.detail = "names no topic"
+        refusal.reason = "invalid_notification"
+        return _error(400, "invalid_notification", "the request names no notification topic "
+                      "(query `type`/`topic`, or a JSON body with `type`, `topic` or `action`)")
 
     def signature_checked() -> str | None:
         """None when the signature holds, else why it does not (the source is charged for it)."""
@@ -212,13 +219,17 @@ async def _record(request: Request, entry: InboxEntry, deadline: float) -> None:
         await asyncio.wait({task}, timeout=budget)
 
 
-def _action(body: bytes) -> str | None:
-    """`action` of the body when it is readable JSON; a malformed body is not an error."""
+def _json_object(body: bytes) -> dict:
+    """The body when it is a readable JSON object, else empty: a malformed body is not an error."""
     try:
         parsed = json.loads(body) if body else None
-    except (ValueError, UnicodeDecodeError):
-        return None
-    action = parsed.get("action") if isinstance(parsed, dict) else None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _action(body: dict) -> str | None:
+    action = body.get("action")
     return action[:64] if isinstance(action, str) else None
 
 

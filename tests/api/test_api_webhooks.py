@@ -161,11 +161,28 @@ async def test_ipn_is_relayed_as_a_hint(live_settings, temporal_env):
 ])
 async def test_other_topics_are_ignored(make_settings, db, url):
     async with serve(make_settings()) as client:  # Temporal down: ignoring must not need it
-        response = await client.post(url, json={"resource": "https://api.mercadolibre.com/merchant_orders/1"})
+        response = await client.post(url, json={"resource": "https://api.mercadolibre.com/merchant_orders/1",
+                                                "topic": "merchant_order"})
     assert response.status_code == 200
     assert response.json()["status"] == "ignored"
     [row] = await _inbox(db, 1)
     assert row.outcome == "ignored"
+
+
+async def test_a_request_that_names_no_topic_is_not_a_notification(make_settings):
+    async with serve(make_settings()) as client:
+        answers = [
+            await client.post("/api/webhooks/mercadopago"),
+            await client.post("/api/webhooks/mercadopago", json={"resource": "https://api.mercadolibre.com/x/1"}),
+            await client.post("/api/webhooks/mercadopago", content=b"not json"),
+            await client.post("/api/webhooks/mercadopago", json=["type"]),
+        ]
+        # naming a topic anywhere makes it a notification again (here one we do not act on)
+        named = await client.post("/api/webhooks/mercadopago", json={"type": "topic_merchant_order_wh"})
+    for response in answers:
+        assert response.status_code == 400, response.text
+        assert response.json()["error"] == "invalid_notification"
+    assert named.status_code == 200 and named.json()["status"] == "ignored"
 
 
 async def test_non_numeric_payment_id_is_400(live_settings, temporal_env):
