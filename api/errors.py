@@ -8,8 +8,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from store.database import DatabaseUnavailable, is_database_unavailable
 
 log = logging.getLogger("paysaga.api")
 
@@ -103,7 +106,25 @@ class InternalErrorMiddleware:
             await response(scope, receive, send)
 
 
+# how soon a client may try again after the database was unreachable
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """Database down or overloaded: 503 with Retry-After, the cause in our log only. Any other
+    database error (a wrong statement, a constraint) stays an internal error."""
+    if not is_database_unavailable(exc):
+        log.error("unhandled database error on %s %s", request.method, request.url.path, exc_info=exc)
+        return JSONResponse(error_body("internal_error", "internal server error"), status_code=500)
+    log.warning("database unavailable on %s %s: %s: %s", request.method, request.url.path,
+                type(exc).__name__, exc)
+    return JSONResponse(error_body("database_unavailable", "the database is unavailable; retry later"),
+                        status_code=503, headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    for database_error in (DatabaseUnavailable, sa_exc.TimeoutError, sa_exc.DBAPIError):
+        app.add_exception_handler(database_error, _database_error)
     app.add_middleware(InternalErrorMiddleware)

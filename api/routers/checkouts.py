@@ -4,7 +4,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlalchemy import select
 
-from api.deps import SessionDep, UserDep, require_access
+from api.deps import SessionDep, UserDep, require_owned
 from api.errors import ApiError
 from api.schemas import CheckoutOut
 from store.models import CheckoutRow, PaymentRow
@@ -15,9 +15,7 @@ router = APIRouter(prefix="/api/checkouts", tags=["checkouts"])
 @router.get("/{checkoutId}", response_model=CheckoutOut)
 async def get_checkout(checkoutId: str, user: UserDep, session: SessionDep) -> CheckoutOut:
     row = await session.get(CheckoutRow, checkoutId) if len(checkoutId) <= 64 else None
-    if row is None:
-        raise ApiError(404, "checkout_not_found", f"checkout {checkoutId} does not exist")
-    require_access(user, row.user_id)
+    row = require_owned(user, row, ApiError(404, "checkout_not_found", "no such checkout"))
     payment_id = None
     if row.mercadopago_payment_id:
         payment_id = await session.scalar(

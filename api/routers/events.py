@@ -3,8 +3,10 @@ them again. Delivery state is shown with each event; PARKED ones block their use
 until redelivered."""
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import select, update
@@ -35,8 +37,26 @@ class EventOut(Body):
     @classmethod
     def of(cls, row: EventRow) -> "EventOut":
         return cls(id=str(row.id), type=row.type, occurred_at=row.occurred_at, data=row.data, user_id=row.user_id,
-                   delivery_status=row.delivery_status, attempts=row.attempts, last_error=row.last_error,
-                   delivered_at=row.delivered_at)
+                   delivery_status=row.delivery_status, attempts=row.attempts,
+                   last_error=_without_url_paths(row.last_error), delivered_at=row.delivered_at)
+
+
+_URL = re.compile(r"https?://\S+")
+
+
+def _without_url_paths(error: str | None) -> str | None:
+    """Errors recorded by earlier versions quote whole endpoint URLs, whose path or query may
+    carry a consumer's token: shown with scheme and host only."""
+    if not error:
+        return error
+
+    def host_only(match: re.Match) -> str:
+        url = match.group(0)
+        trailing = ":" if url.endswith(":") else ""
+        parts = urlsplit(url.rstrip(":"))
+        return f"{parts.scheme}://{parts.hostname or 'unknown host'}{trailing}"
+
+    return _URL.sub(host_only, error)
 
 
 class RedeliveryOut(Body):

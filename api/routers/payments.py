@@ -4,7 +4,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
-from api.deps import SessionDep, UserDep, require_access
+from api.deps import SessionDep, UserDep, require_access, require_owned
 from api.errors import ApiError
 from api.ids import INT64_MAX, Int64
 from api.schemas import PaymentOut
@@ -45,8 +45,6 @@ async def user_approved_payments(
 @router.get("/{paymentId}", response_model=PaymentOut)
 async def get_payment(paymentId: Int64, user: UserDep, session: SessionDep) -> PaymentOut:
     row = await session.get(PaymentRow, paymentId)
-    if row is None:
-        raise ApiError(404, "payment_not_found", f"payment {paymentId} does not exist")
     # a payment we could not tie to a user (foreign external reference) is for admins only
-    require_access(user, row.user_id)
+    row = require_owned(user, row, ApiError(404, "payment_not_found", f"payment {paymentId} does not exist"))
     return PaymentOut.of(row)

@@ -1,12 +1,14 @@
 """Subscriptions: read from the read model; cancelled through the user's subscription workflow."""
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter
 from sqlalchemy import select
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import SessionDep, TemporalDep, UserDep, require_access
+from api.deps import SessionDep, TemporalDep, UserDep, require_access, require_owned
 from api.errors import ApiError
 from api.ids import Int64
 from api.schemas import CancelledOut, SubscriptionOut
@@ -16,6 +18,8 @@ from store.models import SubscriptionRow, utcnow
 from workflows.ids import subscription_workflow_id
 from workflows.messages import CancelSubscription
 from workflows.subscription import SubscriptionWorkflow
+
+log = logging.getLogger("paysaga.api.subscriptions")
 
 router = APIRouter(prefix="/api/subscriptions", tags=["subscriptions"])
 
@@ -50,9 +54,8 @@ async def cancel_subscription(
     subscriptionId: Int64, user: UserDep, session: SessionDep, temporal: TemporalDep,
 ) -> CancelledOut:
     row = await session.get(SubscriptionRow, subscriptionId)
-    if row is None:
-        raise ApiError(404, "subscription_not_found", f"subscription {subscriptionId} does not exist")
-    require_access(user, row.user_id)
+    row = require_owned(user, row, ApiError(404, "subscription_not_found",
+                                            f"subscription {subscriptionId} does not exist"))
     await session.close()  # release the connection while Temporal works
 
     if row.status == SubscriptionStatus.CANCELLED.value:
@@ -65,7 +68,9 @@ async def cancel_subscription(
         view = await bounded(handle.execute_update(SubscriptionWorkflow.cancel, request),
                              CANCEL_TIMEOUT_SECONDS, "cancel subscription")
     except WorkflowUpdateFailedError as exc:
-        raise ApiError(409, "cancel_rejected", f"the subscription could not be cancelled: {exc.cause}") from None
+        # the cause may name internals (ids, workflow state): logged, never sent
+        log.warning("cancel of subscription %s rejected by its workflow: %r", row.id, exc.cause)
+        raise ApiError(409, "cancel_rejected", "the subscription could not be cancelled") from None
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise ApiError(409, "subscription_not_active", "the subscription has no running workflow to cancel") from None

@@ -55,12 +55,15 @@ async def test_amounts_are_decimal_strings_with_cents(make_settings, seed):
     assert response.json()["amount"] == "10.00"
 
 
-async def test_unknown_payment_is_404(make_settings, seed):
+async def test_unknown_payment_is_404_to_an_admin_and_403_to_a_user(make_settings, seed):
     settings = make_settings()
     async with serve(settings) as client:
-        response = await client.get("/api/payments/999999", headers=bearer(settings, ALICE))
+        response = await client.get("/api/payments/999999", headers=bearer(settings, ADMIN, roles=["admin"]))
+        as_user = await client.get("/api/payments/999999", headers=bearer(settings, ALICE))
     assert response.status_code == 404
     assert response.json() == {"error": "payment_not_found", "message": "payment 999999 does not exist"}
+    # a user cannot tell a missing payment from another user's (tests/api/test_existence_oracle.py)
+    assert as_user.status_code == 403 and as_user.json()["error"] == "forbidden"
 
 
 async def test_user_payments_newest_first_and_approved_only(make_settings, seed):
@@ -102,11 +105,13 @@ async def test_checkout_status(make_settings, seed):
     async with serve(settings) as client:
         paid = (await client.get(f"/api/checkouts/{seed.alice_checkout}", headers=alice)).json()
         waiting = (await client.get(f"/api/checkouts/{seed.bare_checkout}", headers=alice)).json()
-        unknown = await client.get("/api/checkouts/nope", headers=alice)
+        unknown = await client.get("/api/checkouts/nope", headers=bearer(settings, ADMIN, roles=["admin"]))
+        unknown_to_alice = await client.get("/api/checkouts/nope", headers=alice)
     assert paid == {"checkoutId": seed.alice_checkout, "status": "COMPLETED",
                     "externalReference": "PLAN-2-USER-1-abc12345", "paymentId": seed.alice_approved}
     assert waiting["status"] == "AWAITING_PAYMENT" and waiting.get("paymentId") is None
     assert unknown.status_code == 404 and unknown.json()["error"] == "checkout_not_found"
+    assert unknown_to_alice.status_code == 403 and unknown_to_alice.json()["error"] == "forbidden"
 
 
 async def test_cancelling_a_cancelled_subscription_is_idempotent_without_temporal(make_settings, seed):
@@ -118,7 +123,7 @@ async def test_cancelling_a_cancelled_subscription_is_idempotent_without_tempora
     assert response.status_code == 200
     assert response.json()["subscriptionId"] == seed.bob_subscription
     assert response.json()["status"] == "CANCELLED" and response.json()["message"]
-    assert missing.status_code == 404 and missing.json()["error"] == "subscription_not_found"
+    assert missing.status_code == 403 and missing.json()["error"] == "forbidden"  # as another user's
 
 
 async def test_cancel_with_temporal_down_is_503(make_settings, seed):
