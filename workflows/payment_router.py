@@ -81,7 +81,12 @@ class PaymentWorkflow:
                 return
             if isinstance(handled, _Unknown):
                 # hints arriving meanwhile only count: the read after the window covers them all
-                await workflow.sleep(handled.recheck)
+                # (a flood that reaches the per-run cap ends the wait early, to continue as new)
+                try:
+                    await workflow.wait_condition(lambda: self._hints_this_run >= _MAX_HINTS_PER_RUN,
+                                                  timeout=handled.recheck)
+                except asyncio.TimeoutError:
+                    pass
             if self._hints_this_run >= _MAX_HINTS_PER_RUN or workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 if workflow.patched("router-carries-pending-hints"):
