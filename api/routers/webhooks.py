@@ -110,17 +110,14 @@ async def _handle(request: Request, delivery: Delivery, entry: InboxEntry, refus
     if not delivery.signed_form:
         wait = _ipn_limiter(request).admit(source)
         if wait is not None:
-            entry.outcome, entry.detail = "rate_limited", "unsigned IPN hints over their rate limit"
-            refusal.reason = "ipn_rate_limited"
-            return _error(429, "rate_limited", "too many unsigned notifications; retry later",
-                          headers={"Retry-After": str(max(1, round(wait)))})
+            return _rate_limited(entry, refusal, wait, "ipn_rate_limited", "unsigned IPN hints over their rate limit",
+                                 "too many unsigned notifications; retry later")
     else:
         wait = _signature_failure_limiter(request).blocked(source)
         if wait is not None:
-            entry.outcome, entry.detail = "rate_limited", "source over its limit of failing signatures"
-            refusal.reason = "signature_rate_limited"
-            return _error(429, "rate_limited", "too many deliveries with a failing signature; retry later",
-                          headers={"Retry-After": str(max(1, round(wait)))})
+            return _rate_limited(entry, refusal, wait, "signature_rate_limited",
+                                 "source over its limit of failing signatures",
+                                 "too many deliveries with a failing signature; retry later")
     try:
         body = await request.body()
     except RequestBodyTooLarge as exc:  # streamed past the limit (a declared one never gets here)
@@ -252,6 +249,13 @@ def _signature_failure_limiter(request: Request) -> FailureRateLimiter:
         per_minute = get_settings(request).webhook_invalid_signature_rate_limit_per_ip
         limiter = state.signature_failure_limiter = FailureRateLimiter(per_minute)
     return limiter
+
+
+def _rate_limited(entry: InboxEntry, refusal: Refusal, wait: float, reason: str, detail: str,
+                  message: str) -> JSONResponse:
+    entry.outcome, entry.detail = "rate_limited", detail
+    refusal.reason = reason
+    return _error(429, "rate_limited", message, headers={"Retry-After": str(max(1, round(wait)))})
 
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
