@@ -3,6 +3,7 @@
 Run more of them, on any host, to scale out. SIGTERM or Ctrl-C stops it cleanly: in-flight
 activities finish (or are retried elsewhere), workflows simply continue on another worker.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -59,8 +60,15 @@ from workflows.subscription import SubscriptionWorkflow
 
 log = logging.getLogger("paysaga.worker")
 
-WORKFLOWS = [CheckoutWorkflow, PaymentWorkflow, SubscriptionWorkflow, ReconciliationWorkflow,
-             EventDeliveryWorkflow, EventSweepWorkflow, RetentionWorkflow]
+WORKFLOWS = [
+    CheckoutWorkflow,
+    PaymentWorkflow,
+    SubscriptionWorkflow,
+    ReconciliationWorkflow,
+    EventDeliveryWorkflow,
+    EventSweepWorkflow,
+    RetentionWorkflow,
+]
 
 
 async def ensure_search_attributes(client: Client, namespace: str) -> None:
@@ -105,7 +113,10 @@ async def ensure_schedules(client: Client, settings: Settings) -> None:
             RETENTION_SCHEDULE_ID,
             Schedule(
                 action=ScheduleActionStartWorkflow(
-                    RetentionWorkflow.run, PurgeBatch(), id="retention", task_queue=settings.temporal_task_queue,
+                    RetentionWorkflow.run,
+                    PurgeBatch(),
+                    id="retention",
+                    task_queue=settings.temporal_task_queue,
                 ),
                 spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=settings.retention_interval_delta)]),
             ),
@@ -123,7 +134,9 @@ def build_activities(settings: Settings, client: Client, session_factory) -> lis
     gateway = MercadoPagoActivities(
         sdk,
         timeout_seconds=settings.mercadopago_timeout_seconds,
-        breaker=mercadopago_breaker(settings.mercadopago_breaker_failures, settings.mercadopago_breaker_cooldown_seconds),
+        breaker=mercadopago_breaker(
+            settings.mercadopago_breaker_failures, settings.mercadopago_breaker_cooldown_seconds
+        ),
         unknown_recheck_after_seconds=settings.unknown_payment_recheck_after_delta.total_seconds(),
         back_urls={
             "success": settings.mercadopago_success_url,
@@ -134,21 +147,39 @@ def build_activities(settings: Settings, client: Client, session_factory) -> lis
     kicker = EventKicker(client, settings)
     store = StoreActivities(session_factory, on_events=kicker.kick_quietly)
     subscriptions = SubscriptionActivities(
-        client, settings.temporal_task_queue, settings.subscription_continue_as_new_after,
+        client,
+        settings.temporal_task_queue,
+        settings.subscription_continue_as_new_after,
         settings.renewal_reminder_lead_delta.total_seconds(),
     )
-    events = EventActivities(session_factory, endpoints=settings.event_webhook_url_list, secret=settings.event_secret,
-                             timeout_seconds=settings.event_delivery_timeout_seconds, kicker=kicker)
-    routing = RoutingActivities(client, settings.temporal_task_queue, settings.payment_router_idle_delta.total_seconds())
-    retention = RetentionActivities(session_factory, inbox_days=settings.retention_days,
-                                    audit_days=settings.audit_retention_days)
+    events = EventActivities(
+        session_factory,
+        endpoints=settings.event_webhook_url_list,
+        secret=settings.event_secret,
+        timeout_seconds=settings.event_delivery_timeout_seconds,
+        kicker=kicker,
+    )
+    routing = RoutingActivities(
+        client, settings.temporal_task_queue, settings.payment_router_idle_delta.total_seconds()
+    )
+    retention = RetentionActivities(
+        session_factory, inbox_days=settings.retention_days, audit_days=settings.audit_retention_days
+    )
     return [
-        gateway.create_preference, gateway.get_payment, gateway.search_payments, gateway.search_recent_payments,
-        gateway.search_payments_page, gateway.refund_payment,
-        reconciliation_activities.succeeded, reconciliation_activities.failed,
+        gateway.create_preference,
+        gateway.get_payment,
+        gateway.search_payments,
+        gateway.search_recent_payments,
+        gateway.search_payments_page,
+        gateway.refund_payment,
+        reconciliation_activities.succeeded,
+        reconciliation_activities.failed,
         *store.all(),
-        subscriptions.apply_payment, subscriptions.reverse_payment,
-        routing.hint_payment, routing.hint_payments, routing.hand_to_checkout,
+        subscriptions.apply_payment,
+        subscriptions.reverse_payment,
+        routing.hint_payment,
+        routing.hint_payments,
+        routing.hand_to_checkout,
         *events.all(),
         *retention.all(),
     ]

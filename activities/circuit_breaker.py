@@ -11,12 +11,13 @@ Some answers say nothing about the service's health (a 429: it is up, and asks u
 down). Such a call is `release`d: it neither counts as a failure nor closes the circuit, and
 when it was the half-open trial its slot goes to the next caller.
 """
+
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from enum import StrEnum
-from typing import Callable
 
 
 class CircuitState(StrEnum):
@@ -34,9 +35,15 @@ class CircuitOpen(Exception):
 
 
 class CircuitBreaker:
-    def __init__(self, name: str, *, failure_threshold: int, cooldown_seconds: float,
-                 clock: Callable[[], float] = time.monotonic,
-                 on_change: Callable[[CircuitState], None] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        failure_threshold: int,
+        cooldown_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+        on_change: Callable[[CircuitState], None] | None = None,
+    ) -> None:
         self.name = name
         self._threshold = failure_threshold  # 0: never opens
         self._cooldown = cooldown_seconds
@@ -78,6 +85,7 @@ class CircuitBreaker:
                     self._trial_started = now
                     return True
                 raise CircuitOpen(self.name, self._cooldown - (now - self._trial_started))
+            assert self._opened_at is not None  # OPEN: it opened at some moment
             raise CircuitOpen(self.name, self._cooldown - (now - self._opened_at))
 
     def record_success(self) -> None:
@@ -101,8 +109,9 @@ class CircuitBreaker:
         with self._lock:
             self._failures += 1
             trial_failed = self._trial_started is not None
-            opens = trial_failed or (self._threshold > 0 and self._opened_at is None
-                                     and self._failures >= self._threshold)
+            opens = trial_failed or (
+                self._threshold > 0 and self._opened_at is None and self._failures >= self._threshold
+            )
             if opens:
                 self._opened_at = self._clock()
                 self._trial_started = None

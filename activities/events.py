@@ -1,5 +1,6 @@
 """Event delivery, as activities: read the user's outbox, POST one signed event to one endpoint,
 and record how delivery went. Each POST is one attempt; Temporal retries it with backoff."""
+
 from __future__ import annotations
 
 import asyncio
@@ -27,8 +28,15 @@ RESPONSE_BODY_LIMIT = 4096
 
 
 class EventActivities:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, endpoints: list[str], secret: str,
-                 timeout_seconds: float, kicker: EventKicker | None = None) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        endpoints: list[str],
+        secret: str,
+        timeout_seconds: float,
+        kicker: EventKicker | None = None,
+    ) -> None:
         self._sessions = sessions
         self._endpoints = list(endpoints)
         self._secret = secret
@@ -49,7 +57,9 @@ class EventActivities:
         async with self._sessions() as session:
             row = await session.get(EventRow, request.event_id)
         if row is None:
-            raise ApplicationError(f"event {request.event_id} is not in the outbox", type=EVENT_GONE, non_retryable=True)
+            raise ApplicationError(
+                f"event {request.event_id} is not in the outbox", type=EVENT_GONE, non_retryable=True
+            )
         body = event_body(row.id, row.type, row.occurred_at, row.data)
         # signed now, not when recorded: a retry hours later still passes the consumer's tolerance
         headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, HEADER: sign(self._secret, body)}
@@ -68,9 +78,11 @@ class EventActivities:
         try:
             async with asyncio.timeout(self._timeout):
                 # a client per attempt: nothing to close at shutdown, no pooled connection to a dead peer
-                async with httpx.AsyncClient(timeout=self._timeout, follow_redirects=False) as http:
-                    async with http.stream("POST", endpoint, content=body, headers=headers) as response:
-                        await _discard_body(response)
+                async with (
+                    httpx.AsyncClient(timeout=self._timeout, follow_redirects=False) as http,
+                    http.stream("POST", endpoint, content=body, headers=headers) as response,
+                ):
+                    await _discard_body(response)
         except TimeoutError:
             return "Timeout"
         except httpx.HTTPError as exc:

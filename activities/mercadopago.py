@@ -4,12 +4,13 @@ Activities are synchronous (the SDK uses `requests`) and run on the worker's thr
 Every write carries an idempotency key derived from the workflow and the operation, so a
 retried activity never creates a second preference or refund.
 """
+
 from __future__ import annotations
 
 import logging
 import random
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import mercadopago
@@ -47,19 +48,26 @@ THROTTLED_DEFAULT_DELAY_SECONDS = 10.0
 log = logging.getLogger("paysaga.mercadopago")
 
 SHORT_CIRCUITED = Counter(
-    "paysaga_mercadopago_short_circuited", "Calls to MercadoPago not made because its circuit was open",
-    ["operation"], registry=business_metrics.REGISTRY,
+    "paysaga_mercadopago_short_circuited",
+    "Calls to MercadoPago not made because its circuit was open",
+    ["operation"],
+    registry=business_metrics.REGISTRY,
 )
 CIRCUIT_IS_OPEN = Gauge(
-    "paysaga_mercadopago_circuit_open", "1 while the MercadoPago circuit breaker is open or half-open",
+    "paysaga_mercadopago_circuit_open",
+    "1 while the MercadoPago circuit breaker is open or half-open",
     registry=business_metrics.REGISTRY,
 )
 
 
 def mercadopago_breaker(failure_threshold: int, cooldown_seconds: float) -> CircuitBreaker:
     """The worker's one breaker for MercadoPago, shared by every activity thread."""
-    return CircuitBreaker("mercadopago", failure_threshold=failure_threshold, cooldown_seconds=cooldown_seconds,
-                          on_change=lambda state: CIRCUIT_IS_OPEN.set(0 if state == CircuitState.CLOSED else 1))
+    return CircuitBreaker(
+        "mercadopago",
+        failure_threshold=failure_threshold,
+        cooldown_seconds=cooldown_seconds,
+        on_change=lambda state: CIRCUIT_IS_OPEN.set(0 if state == CircuitState.CLOSED else 1),
+    )
 
 
 def _remote_failure(status: int | None) -> bool:
@@ -69,8 +77,15 @@ def _remote_failure(status: int | None) -> bool:
 
 
 class MercadoPagoActivities:
-    def __init__(self, sdk: mercadopago.SDK, *, timeout_seconds: float, back_urls: dict[str, str],
-                 breaker: CircuitBreaker | None = None, unknown_recheck_after_seconds: float = 600.0) -> None:
+    def __init__(
+        self,
+        sdk: mercadopago.SDK,
+        *,
+        timeout_seconds: float,
+        back_urls: dict[str, str | None],
+        breaker: CircuitBreaker | None = None,
+        unknown_recheck_after_seconds: float = 600.0,
+    ) -> None:
         self._sdk = sdk
         # told to the routing workflow with a 404: how long it waits before it reads that id again
         self._unknown_recheck_after = float(unknown_recheck_after_seconds)
@@ -90,8 +105,11 @@ class MercadoPagoActivities:
             SHORT_CIRCUITED.labels(operation=operation).inc()
             # come back once the cool-down is over (spread out, so the trial call is not a stampede)
             retry_in = exc.retry_in + random.uniform(0, self._breaker.cooldown_seconds / 2)
-            raise ApplicationError(f"MercadoPago {operation}: not called, {exc}", type=CIRCUIT_OPEN,
-                                   next_retry_delay=timedelta(seconds=max(0.1, retry_in))) from None
+            raise ApplicationError(
+                f"MercadoPago {operation}: not called, {exc}",
+                type=CIRCUIT_OPEN,
+                next_retry_delay=timedelta(seconds=max(0.1, retry_in)),
+            ) from None
         started = time.perf_counter()
         try:
             result = call()
@@ -99,7 +117,9 @@ class MercadoPagoActivities:
             self._breaker.record_failure()
             business_metrics.mercadopago_call(operation, None, time.perf_counter() - started)
             # timeouts and refused connections: retryable, Temporal backs off
-            raise ApplicationError(f"MercadoPago {operation}: {type(exc).__name__}", type="MercadoPagoUnavailable") from exc
+            raise ApplicationError(
+                f"MercadoPago {operation}: {type(exc).__name__}", type="MercadoPagoUnavailable"
+            ) from exc
         except BaseException:
             self._breaker.record_failure()  # e.g. an unreadable answer: still a failed call
             raise
@@ -108,8 +128,11 @@ class MercadoPagoActivities:
         if status == 429:
             self._breaker.release(trial)
             business_metrics.THROTTLED.labels(operation=operation).inc()
-            raise ApplicationError(f"MercadoPago {operation} answered 429", type=THROTTLED,
-                                   next_retry_delay=_throttled_delay(result.get("retry_after")))
+            raise ApplicationError(
+                f"MercadoPago {operation} answered 429",
+                type=THROTTLED,
+                next_retry_delay=_throttled_delay(result.get("retry_after")),
+            )
         if _remote_failure(status):
             self._breaker.record_failure()
         else:
@@ -120,8 +143,9 @@ class MercadoPagoActivities:
         if status == 404:
             # expected (a forged or foreign id: the workflow audits it), so no warning with a
             # traceback per notification: under a flood of them that logging was most of the cost
-            raise ApplicationError(message, type=PAYMENT_NOT_FOUND, non_retryable=True,
-                                   category=ApplicationErrorCategory.BENIGN)
+            raise ApplicationError(
+                message, type=PAYMENT_NOT_FOUND, non_retryable=True, category=ApplicationErrorCategory.BENIGN
+            )
         if status in (401, 403):
             raise ApplicationError(message, type=UNAUTHORIZED, non_retryable=True)
         if 400 <= status < 500 and status not in (408, 409, 429):
@@ -132,13 +156,15 @@ class MercadoPagoActivities:
     def create_preference(self, request: CreatePreferenceInput) -> PreferenceCreated:
         plan = request.plan
         preference = {
-            "items": [{
-                "id": plan.code,
-                "title": plan.name,
-                "quantity": 1,
-                "unit_price": _json_number(plan.price),
-                "currency_id": plan.currency,
-            }],
+            "items": [
+                {
+                    "id": plan.code,
+                    "title": plan.name,
+                    "quantity": 1,
+                    "unit_price": _json_number(plan.price),
+                    "currency_id": plan.currency,
+                }
+            ],
             "external_reference": request.external_reference,
             "metadata": {"checkout_id": request.checkout_id, "plan_id": plan.id, "user_id": request.user_id},
             "statement_descriptor": "PAYSAGA",
@@ -169,8 +195,13 @@ class MercadoPagoActivities:
             # anyone can notify any id: counted and logged, not an audited business event
             business_metrics.UNKNOWN_PAYMENTS.inc()
             log.info("MercadoPago does not know payment %s", mercadopago_payment_id)
-            raise ApplicationError(err.message, self._unknown_recheck_after, type=PAYMENT_NOT_FOUND,
-                                   non_retryable=True, category=ApplicationErrorCategory.BENIGN) from None
+            raise ApplicationError(
+                err.message,
+                self._unknown_recheck_after,
+                type=PAYMENT_NOT_FOUND,
+                non_retryable=True,
+                category=ApplicationErrorCategory.BENIGN,
+            ) from None
         return payment_snapshot(body)
 
     @activity.defn(name="mercadopago.search_payments")
@@ -186,11 +217,16 @@ class MercadoPagoActivities:
         offset, page = 0, 100
         while True:
             filters = {
-                "range": "date_created", "begin_date": _mercadopago_time(window.begin),
-                "end_date": _mercadopago_time(window.end), "sort": "date_created", "criteria": "asc",
-                "limit": page, "offset": offset,
+                "range": "date_created",
+                "begin_date": _mercadopago_time(window.begin),
+                "end_date": _mercadopago_time(window.end),
+                "sort": "date_created",
+                "criteria": "asc",
+                "limit": page,
+                "offset": offset,
             }
-            body = self._call("search_payments", lambda: self._sdk.payment().search(filters, self._options()))
+            # called right here, before the loop moves on
+            body = self._call("search_payments", lambda: self._sdk.payment().search(filters, self._options()))  # noqa: B023
             results = body.get("results", [])
             found.extend(payment_snapshot(item) for item in results)
             offset += len(results)
@@ -203,20 +239,28 @@ class MercadoPagoActivities:
         from `offset` among those created at or after `begin` (offsets stay small: the caller
         moves `begin` forward instead, as MercadoPago caps how deep an offset may go)."""
         filters = {
-            "range": "date_created", "begin_date": _mercadopago_time(request.begin),
-            "end_date": _mercadopago_time(request.end), "sort": "date_created", "criteria": "asc",
-            "limit": request.limit, "offset": request.offset,
+            "range": "date_created",
+            "begin_date": _mercadopago_time(request.begin),
+            "end_date": _mercadopago_time(request.end),
+            "sort": "date_created",
+            "criteria": "asc",
+            "limit": request.limit,
+            "offset": request.offset,
         }
         body = self._call("search_payments", lambda: self._sdk.payment().search(filters, self._options()))
         results = body.get("results", [])
-        return PaymentPage(payments=[payment_snapshot(item) for item in results[:request.limit]],
-                           total=int(body.get("paging", {}).get("total", 0)))
+        return PaymentPage(
+            payments=[payment_snapshot(item) for item in results[: request.limit]],
+            total=int(body.get("paging", {}).get("total", 0)),
+        )
 
     @activity.defn(name="mercadopago.refund_payment")
     def refund_payment(self, request: RefundInput) -> RefundResult:
         body = self._call(
             "refund",
-            lambda: self._sdk.refund().create(request.mercadopago_payment_id, None, self._options(request.idempotency_key)),
+            lambda: self._sdk.refund().create(
+                request.mercadopago_payment_id, None, self._options(request.idempotency_key)
+            ),
         )
         return RefundResult(refund_id=str(body["id"]), amount=_decimal(body.get("amount")))
 
@@ -232,7 +276,7 @@ def payment_snapshot(body: dict) -> PaymentSnapshot:
         currency=str(body.get("currency_id") or ""),
         payment_method=body.get("payment_method_id"),
         payment_type=body.get("payment_type_id"),
-        created_at=_utc(body.get("date_created")) or datetime.now(timezone.utc),
+        created_at=_utc(body.get("date_created")) or datetime.now(UTC),
         approved_at=_utc(body.get("date_approved")),
     )
 
@@ -246,13 +290,13 @@ def _utc(value: str | None) -> datetime | None:
         return None
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def _mercadopago_time(moment: datetime) -> str:
     """MercadoPago's search dates, to the millisecond (a page's cursor is a payment's date_created)."""
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+00:00"
 
 

@@ -1,4 +1,5 @@
 """The official SDK's transport, pointed at MERCADOPAGO_API_BASE_URL and reading money as Decimal."""
+
 from __future__ import annotations
 
 import json
@@ -29,7 +30,7 @@ class RebasedHttpClient(HttpClient):
 
     def request(self, method, url, maxretries=None, retry_on=None, backoff_factor=None, **kwargs):
         if url.startswith(MERCADOPAGO_API):
-            url = self._base_url + url[len(MERCADOPAGO_API):]
+            url = self._base_url + url[len(MERCADOPAGO_API) :]
         response = self._session.request(method, url, **kwargs)
         body = None
         if response.status_code != 204 and response.content:

@@ -1,6 +1,7 @@
 """What the reconciliation tells the operators: when a run last completed, and the runs that
 failed. Run as local activities of its workflow (metrics are never recorded from workflow code:
 a replay would record them again)."""
+
 from __future__ import annotations
 
 from temporalio import activity
@@ -12,8 +13,11 @@ from workflows.messages import ReconcileReport
 @activity.defn(name="reconciliation.succeeded")
 async def succeeded(report: ReconcileReport) -> None:
     business_metrics.reconciliation_succeeded(report.checked)
-    activity.logger.info("reconciliation completed: %d payments checked, %d drifted",
-                         report.checked, report.drifted_count or len(report.drifted))
+    activity.logger.info(
+        "reconciliation completed: %d payments checked, %d drifted",
+        report.checked,
+        report.drifted_count or len(report.drifted),
+    )
 
 
 @activity.defn(name="reconciliation.failed")

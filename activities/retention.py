@@ -7,11 +7,13 @@ owed to a consumer). This is the one
 place allowed to delete audit rows (a test scans the code for any other UPDATE or DELETE of
 the audit log); nothing anywhere updates them.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
@@ -39,17 +41,25 @@ class RetentionActivities:
         # oldest first by id, the outbox's order (and its primary key: no scan of the young ones)
         cutoff = utcnow() - timedelta(days=self._inbox_days)
         async with self._sessions() as session, session.begin():
-            ids = (await session.scalars(
-                select(EventRow.id)
-                .where(EventRow.delivery_status == DeliveryStatus.DELIVERED.value, EventRow.occurred_at < cutoff)
-                .order_by(EventRow.id).limit(batch.limit))).all()
+            ids = (
+                await session.scalars(
+                    select(EventRow.id)
+                    .where(EventRow.delivery_status == DeliveryStatus.DELIVERED.value, EventRow.occurred_at < cutoff)
+                    .order_by(EventRow.id)
+                    .limit(batch.limit)
+                )
+            ).all()
             deleted = 0
             if ids:
                 # still delivered: one sent again since (back to PENDING) stays
-                result = await session.execute(
-                    delete(EventRow)
-                    .where(EventRow.id.in_(ids), EventRow.delivery_status == DeliveryStatus.DELIVERED.value)
-                    .execution_options(synchronize_session=False))
+                result = cast(
+                    CursorResult[Any],
+                    await session.execute(
+                        delete(EventRow)
+                        .where(EventRow.id.in_(ids), EventRow.delivery_status == DeliveryStatus.DELIVERED.value)
+                        .execution_options(synchronize_session=False)
+                    ),
+                )  # a DML statement's result: it has a rowcount
                 deleted = result.rowcount
         return PurgeResult(deleted=deleted, more=len(ids) == batch.limit)
 
@@ -60,10 +70,13 @@ class RetentionActivities:
                 # the audit_log trigger lets this transaction delete only rows older than this cutoff
                 await session.execute(select(func.set_config("paysaga.audit_purge_before", cutoff.isoformat(), True)))
             # ids first, then delete by id: a bounded batch on PostgreSQL and SQLite alike
-            ids = (await session.scalars(
-                select(model.id).where(moment < cutoff).order_by(moment, model.id).limit(limit))).all()
+            ids = (
+                await session.scalars(select(model.id).where(moment < cutoff).order_by(moment, model.id).limit(limit))
+            ).all()
             if ids:
-                await session.execute(delete(model).where(model.id.in_(ids)).execution_options(synchronize_session=False))
+                await session.execute(
+                    delete(model).where(model.id.in_(ids)).execution_options(synchronize_session=False)
+                )
         return PurgeResult(deleted=len(ids), more=len(ids) == limit)
 
     def all(self) -> list:

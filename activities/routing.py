@@ -1,5 +1,6 @@
 """Signals sent from inside sagas: a payment hint to its routing workflow (reconciliation), and
 a payment read back to its checkout."""
+
 from __future__ import annotations
 
 import asyncio

@@ -4,6 +4,7 @@ Every write is an idempotent upsert keyed by a natural id (checkout id, MercadoP
 user id, audit dedup key), safe under Temporal retries and concurrent calls, on PostgreSQL and
 SQLite alike. Statuses only move forward; a stale write never undoes a newer one.
 """
+
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
@@ -49,8 +50,11 @@ def _caller_workflow_type() -> str | None:
 
 
 class StoreActivities:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession],
-                 on_events: Callable[[set[int]], Awaitable[object]] | None = None) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        on_events: Callable[[set[int]], Awaitable[object]] | None = None,
+    ) -> None:
         self._sessions = sessions
         # told, after commit, which users got new events (kicks their delivery; never fails)
         self._on_events = on_events
@@ -82,29 +86,38 @@ class StoreActivities:
             emitted.clear()
             now = utcnow()
             # the insert comes first: it takes the write lock (SQLite) before anything is read
-            inserted = await insert_if_absent(session, CheckoutRow, {
-                "checkout_id": record.checkout_id,
-                "external_reference": record.external_reference,
-                "user_id": record.user_id,
-                "plan_id": record.plan_id,
-                "amount": record.amount,
-                "currency": record.currency,
-                "status": record.status.value,
-                "created_at": record.created_at,
-                "updated_at": now,
-                **{field: getattr(record, field) for field in _CHECKOUT_DETAILS},
-            }, key=["checkout_id"])
+            inserted = await insert_if_absent(
+                session,
+                CheckoutRow,
+                {
+                    "checkout_id": record.checkout_id,
+                    "external_reference": record.external_reference,
+                    "user_id": record.user_id,
+                    "plan_id": record.plan_id,
+                    "amount": record.amount,
+                    "currency": record.currency,
+                    "status": record.status.value,
+                    "created_at": record.created_at,
+                    "updated_at": now,
+                    **{field: getattr(record, field) for field in _CHECKOUT_DETAILS},
+                },
+                key=["checkout_id"],
+            )
             if inserted is not None:
                 if record.status == CheckoutStatus.EXPIRED:
-                    await self._emit(emitted, emitters.checkout_status_changed(
-                        session, await session.get(CheckoutRow, record.checkout_id), None, now))
+                    created = await session.get(CheckoutRow, record.checkout_id)
+                    assert created is not None  # inserted just now, in this transaction
+                    await self._emit(emitted, emitters.checkout_status_changed(session, created, None, now))
                 return None
             row = await session.scalar(
-                select(CheckoutRow).where(CheckoutRow.checkout_id == record.checkout_id).with_for_update())
+                select(CheckoutRow).where(CheckoutRow.checkout_id == record.checkout_id).with_for_update()
+            )
+            assert row is not None  # the insert above found it there
             previous = CheckoutStatus(row.status)
             status = advance_checkout(previous, record.status)
-            _merge_details(row, {field: getattr(record, field) for field in _CHECKOUT_DETAILS},
-                           stale=status != record.status)
+            _merge_details(
+                row, {field: getattr(record, field) for field in _CHECKOUT_DETAILS}, stale=status != record.status
+            )
             row.status = status.value
             row.updated_at = now
             await session.flush()
@@ -125,8 +138,7 @@ class StoreActivities:
     @activity.defn(name="store.find_checkout")
     async def find_checkout(self, external_reference: str) -> CheckoutRef | None:
         async with self._sessions() as session:
-            row = await session.scalar(
-                select(CheckoutRow).where(CheckoutRow.external_reference == external_reference))
+            row = await session.scalar(select(CheckoutRow).where(CheckoutRow.external_reference == external_reference))
         if row is None:
             return None
         return CheckoutRef(checkout_id=row.checkout_id, user_id=row.user_id, plan_id=row.plan_id)
@@ -139,8 +151,14 @@ class StoreActivities:
             row = await session.get(PlanRow, plan_id)
         if row is None:
             return None
-        return PlanSnapshot(id=row.id, code=row.code, name=row.name, price=row.price,
-                            currency=row.currency, billing_cycle=row.billing_cycle)
+        return PlanSnapshot(
+            id=row.id,
+            code=row.code,
+            name=row.name,
+            price=row.price,
+            currency=row.currency,
+            billing_cycle=row.billing_cycle,
+        )
 
     # --- payments ----------------------------------------------------------------------
 
@@ -154,19 +172,25 @@ class StoreActivities:
         async def work(session: AsyncSession) -> StoredPayment:
             emitted.clear()
             now = utcnow()
-            new_id = await insert_if_absent(session, PaymentRow, {
-                "mercadopago_payment_id": payment.mercadopago_payment_id,
-                "status": payment.status.value,
-                "amount_refunded": payment.amount_refunded,
-                "created_at": payment.created_at,
-                "approved_at": payment.approved_at,
-                "updated_at": now,
-                **details,
-                **people,
-            }, key=["mercadopago_payment_id"])
+            new_id = await insert_if_absent(
+                session,
+                PaymentRow,
+                {
+                    "mercadopago_payment_id": payment.mercadopago_payment_id,
+                    "status": payment.status.value,
+                    "amount_refunded": payment.amount_refunded,
+                    "created_at": payment.created_at,
+                    "approved_at": payment.approved_at,
+                    "updated_at": now,
+                    **details,
+                    **people,
+                },
+                key=["mercadopago_payment_id"],
+            )
             if new_id is not None:
-                await self._emit(emitted, emitters.payment_status_changed(
-                    session, await session.get(PaymentRow, new_id), None, now))
+                created = await session.get(PaymentRow, new_id)
+                assert created is not None  # inserted just now, in this transaction
+                await self._emit(emitted, emitters.payment_status_changed(session, created, None, now))
                 return StoredPayment(payment_id=new_id, status=payment.status, changed=True)
 
             # FOR UPDATE: concurrent observations of one payment merge one after the other
@@ -174,7 +198,9 @@ class StoreActivities:
             row = await session.scalar(
                 select(PaymentRow)
                 .where(PaymentRow.mercadopago_payment_id == payment.mercadopago_payment_id)
-                .with_for_update())
+                .with_for_update()
+            )
+            assert row is not None  # the insert above found it there
             current = PaymentStatus(row.status)
             status = merge_status(current, payment.status)
             stale = status != payment.status
@@ -215,45 +241,64 @@ class StoreActivities:
                 updated_at=now,
             )
             excluded = statement.excluded
-            applied = (await session.execute(statement.on_conflict_do_update(
-                index_elements=["user_id"],
-                set_={field: excluded[field] for field in
-                      ("plan_id", "status", "start_date", "end_date", "version", "updated_at")},
-                # the workflow's sequence decides: an older (reordered) write is ignored. The same
-                # version again is the workflow re-running a step whose worker died after writing:
-                # its answer is the one the history keeps, so it wins.
-                where=SubscriptionRow.version <= excluded.version,
-            ).returning(SubscriptionRow.id))).scalar_one_or_none() is not None
+            applied = (
+                await session.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=["user_id"],
+                        set_={
+                            field: excluded[field]
+                            for field in ("plan_id", "status", "start_date", "end_date", "version", "updated_at")
+                        },
+                        # the workflow's sequence decides: an older (reordered) write is ignored. The same
+                        # version again is the workflow re-running a step whose worker died after writing:
+                        # its answer is the one the history keeps, so it wins.
+                        where=SubscriptionRow.version <= excluded.version,
+                    ).returning(SubscriptionRow.id)
+                )
+            ).scalar_one_or_none() is not None
             subscription_id = await session.scalar(
-                select(SubscriptionRow.id).where(SubscriptionRow.user_id == record.user_id))
+                select(SubscriptionRow.id).where(SubscriptionRow.user_id == record.user_id)
+            )
+            assert subscription_id is not None  # the upsert above inserted or found it
             # Ledger entries are keyed by payment: a stale write adds what is missing and changes
             # nothing else; the winning write also sets the period its history computed.
             for change in record.ledger:
                 if applied and change.reversed_at is None:
                     await session.execute(
                         update(LedgerRow)
-                        .where(LedgerRow.mercadopago_payment_id == change.mercadopago_payment_id,
-                               LedgerRow.user_id == record.user_id)
+                        .where(
+                            LedgerRow.mercadopago_payment_id == change.mercadopago_payment_id,
+                            LedgerRow.user_id == record.user_id,
+                        )
                         .values(period_start=change.period_start, period_end=change.period_end)
-                        .execution_options(synchronize_session=False))
-                await insert_if_absent(session, LedgerRow, {
-                    "mercadopago_payment_id": change.mercadopago_payment_id,
-                    "subscription_id": subscription_id,
-                    "user_id": record.user_id,
-                    "plan_id": change.plan_id,
-                    "period_start": change.period_start,
-                    "period_end": change.period_end,
-                    "reversed_at": change.reversed_at,
-                    "created_at": now,
-                }, key=["mercadopago_payment_id"])
+                        .execution_options(synchronize_session=False)
+                    )
+                await insert_if_absent(
+                    session,
+                    LedgerRow,
+                    {
+                        "mercadopago_payment_id": change.mercadopago_payment_id,
+                        "subscription_id": subscription_id,
+                        "user_id": record.user_id,
+                        "plan_id": change.plan_id,
+                        "period_start": change.period_start,
+                        "period_end": change.period_end,
+                        "reversed_at": change.reversed_at,
+                        "created_at": now,
+                    },
+                    key=["mercadopago_payment_id"],
+                )
                 if change.reversed_at is not None:
                     await session.execute(
                         update(LedgerRow)
-                        .where(LedgerRow.mercadopago_payment_id == change.mercadopago_payment_id,
-                               LedgerRow.user_id == record.user_id,
-                               LedgerRow.reversed_at.is_(None))
+                        .where(
+                            LedgerRow.mercadopago_payment_id == change.mercadopago_payment_id,
+                            LedgerRow.user_id == record.user_id,
+                            LedgerRow.reversed_at.is_(None),
+                        )
                         .values(reversed_at=change.reversed_at)
-                        .execution_options(synchronize_session=False))
+                        .execution_options(synchronize_session=False)
+                    )
             if applied:  # a stale or retried write emits nothing, as it changes nothing
                 await self._emit(emitted, emitters.subscription_changed(session, record, subscription_id, now))
             audited.clear()
@@ -281,16 +326,24 @@ class StoreActivities:
     @staticmethod
     async def _insert_audit(session: AsyncSession, record: AuditRecord) -> bool:
         """Append the record unless its dedup key is there already; True when it is new."""
-        return await insert_if_absent(session, AuditRow, {
-            "dedup_key": record.dedup_key,
-            "occurred_at": utcnow(),
-            "actor": record.actor,
-            "action": record.action,
-            "user_id": record.user_id,
-            "mercadopago_payment_id": record.mercadopago_payment_id,
-            "external_reference": record.external_reference,
-            "detail": dict(record.detail),
-        }, key=["dedup_key"]) is not None
+        return (
+            await insert_if_absent(
+                session,
+                AuditRow,
+                {
+                    "dedup_key": record.dedup_key,
+                    "occurred_at": utcnow(),
+                    "actor": record.actor,
+                    "action": record.action,
+                    "user_id": record.user_id,
+                    "mercadopago_payment_id": record.mercadopago_payment_id,
+                    "external_reference": record.external_reference,
+                    "detail": dict(record.detail),
+                },
+                key=["dedup_key"],
+            )
+            is not None
+        )
 
     # --- reconciliation ----------------------------------------------------------------
 
@@ -301,11 +354,20 @@ class StoreActivities:
             return {}
         async with self._sessions() as session:
             rows = await session.execute(
-                select(PaymentRow.mercadopago_payment_id, PaymentRow.status)
-                .where(PaymentRow.mercadopago_payment_id.in_(mercadopago_payment_ids)))
+                select(PaymentRow.mercadopago_payment_id, PaymentRow.status).where(
+                    PaymentRow.mercadopago_payment_id.in_(mercadopago_payment_ids)
+                )
+            )
         return {payment_id: PaymentStatus(status) for payment_id, status in rows}
 
     def all(self) -> list:
         """Every activity of this class, for the worker's `activities=` list."""
-        return [self.save_checkout, self.find_checkout, self.get_plan, self.save_payment,
-                self.save_subscription, self.record_audit, self.payment_statuses]
+        return [
+            self.save_checkout,
+            self.find_checkout,
+            self.get_plan,
+            self.save_payment,
+            self.save_subscription,
+            self.record_audit,
+            self.payment_statuses,
+        ]

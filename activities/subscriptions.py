@@ -4,6 +4,7 @@ Workflows cannot signal-with-start, so this activity does update-with-start: it 
 user's subscription if needed and returns once the change is applied (or found to be a
 duplicate). Retrying it is safe: the subscription de-duplicates by payment id.
 """
+
 from __future__ import annotations
 
 from temporalio import activity
@@ -18,14 +19,22 @@ from workflows.subscription import SubscriptionWorkflow
 
 
 class SubscriptionActivities:
-    def __init__(self, client: Client, task_queue: str, continue_as_new_after: int,
-                 renewal_reminder_lead_seconds: float | None = None) -> None:
+    def __init__(
+        self,
+        client: Client,
+        task_queue: str,
+        continue_as_new_after: int,
+        renewal_reminder_lead_seconds: float | None = None,
+    ) -> None:
         self._client = client
         self._task_queue = task_queue
         self._continue_as_new_after = continue_as_new_after
         # RENEWAL_REMINDER_LEAD; None keeps SubscriptionInput's default
-        self._renewal_lead = {} if renewal_reminder_lead_seconds is None else {
-            "renewal_reminder_lead_seconds": renewal_reminder_lead_seconds}
+        self._renewal_lead = (
+            {}
+            if renewal_reminder_lead_seconds is None
+            else {"renewal_reminder_lead_seconds": renewal_reminder_lead_seconds}
+        )
 
     def _start(self, user_id: int) -> WithStartWorkflowOperation:
         return WithStartWorkflowOperation(

@@ -1,11 +1,12 @@
 """Bearer tokens: HS256 JWTs whose `sub` is the user id and whose `roles` may hold "admin"."""
+
 from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Iterable
 
 import jwt
 

@@ -7,9 +7,10 @@ answer asks to close the connection, so the server stops reading the rest.
 
 Pure ASGI: a BaseHTTPMiddleware would buffer and wrap the stream this has to count.
 """
+
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -24,8 +25,9 @@ _DEFAULTS = Settings.model_fields
 
 class RequestBodyTooLarge(ApiError):
     def __init__(self, limit: int) -> None:
-        super().__init__(413, "payload_too_large", f"the request body exceeds {limit} bytes",
-                         headers={"Connection": "close"})
+        super().__init__(
+            413, "payload_too_large", f"the request body exceeds {limit} bytes", headers={"Connection": "close"}
+        )
 
 
 class RequestBodyLimit:

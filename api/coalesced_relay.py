@@ -10,11 +10,13 @@ any of them announced; and a storm of duplicates no longer queues signals on one
 Each delivery still gets its own answer: 200 once a relay that started after it arrived is
 durable in Temporal, or the relay's error (503 for MercadoPago to retry).
 """
+
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable, Generic, TypeVar
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -77,7 +79,7 @@ class CoalescedRelay(Generic[T]):
             del self._lanes[key]
 
 
-def _answer(batch: list[tuple[asyncio.Future[None], object]], error: Exception | None) -> None:
+def _answer(batch: Sequence[tuple[asyncio.Future[None], object]], error: Exception | None) -> None:
     for answered, _ in batch:
         if answered.done():
             continue  # that delivery already gave up waiting
@@ -87,6 +89,6 @@ def _answer(batch: list[tuple[asyncio.Future[None], object]], error: Exception |
             answered.set_exception(error)
 
 
-def _cancel(batch: list[tuple[asyncio.Future[None], object]]) -> None:
+def _cancel(batch: Sequence[tuple[asyncio.Future[None], object]]) -> None:
     for answered, _ in batch:
         answered.cancel()  # a no-op for a delivery that already gave up

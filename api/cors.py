@@ -1,4 +1,5 @@
 """CORS from the settings, which are only known once the lifespan has loaded them."""
+
 from __future__ import annotations
 
 from starlette.middleware.cors import CORSMiddleware

@@ -1,8 +1,10 @@
 """What routes receive: settings, a read-model session, the Temporal client, the caller."""
+
 from __future__ import annotations
 
 import logging
-from typing import Annotated, AsyncIterator, TypeVar
+from collections.abc import AsyncIterator
+from typing import Annotated, Protocol, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -17,7 +19,15 @@ from domain.plans import Plan
 
 log = logging.getLogger("paysaga.api.auth")
 
-T = TypeVar("T")
+
+class _Owned(Protocol):
+    """A row that belongs to a user."""
+
+    @property
+    def user_id(self) -> int | None: ...
+
+
+T = TypeVar("T", bound=_Owned)
 
 _bearer = HTTPBearer(auto_error=False, description="HS256 JWT; `sub` is the user id")
 

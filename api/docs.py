@@ -4,6 +4,7 @@ They map every route and parameter for whoever asks, so production serves them o
 API_DOCS=1 says so. The app is built before the process knows its settings, so the routes are
 added once the settings are known (when the app is built with them, or in the lifespan).
 """
+
 from __future__ import annotations
 
 from fastapi import FastAPI

@@ -1,8 +1,10 @@
 """One error shape everywhere: `{"error": "<code>", "message": "<text>"}`, never a stack trace."""
+
 from __future__ import annotations
 
 import logging
 from http import HTTPStatus
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -41,7 +43,7 @@ class ErrorOut(BaseModel):
 
 # Documented on every operation, so the OpenAPI document says what clients really get
 # (FastAPI's own 422 shape is replaced: ours is the one above).
-ERROR_RESPONSES = {
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorOut, "description": HTTPStatus(status).phrase}
     for status in (400, 401, 403, 404, 405, 409, 413, 422, 429, 503)
 }
@@ -116,15 +118,18 @@ def _database_error(request: Request, exc: Exception) -> JSONResponse:
     if not is_database_unavailable(exc):
         log.error("unhandled database error on %s %s", request.method, request.url.path, exc_info=exc)
         return JSONResponse(error_body("internal_error", "internal server error"), status_code=500)
-    log.warning("database unavailable on %s %s: %s: %s", request.method, request.url.path,
-                type(exc).__name__, exc)
-    return JSONResponse(error_body("database_unavailable", "the database is unavailable; retry later"),
-                        status_code=503, headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
+    log.warning("database unavailable on %s %s: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
+    return JSONResponse(
+        error_body("database_unavailable", "the database is unavailable; retry later"),
+        status_code=503,
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
+    # Starlette types every handler as taking any Exception, though it calls each with its own class
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     for database_error in (DatabaseUnavailable, sa_exc.TimeoutError, sa_exc.DBAPIError):
         app.add_exception_handler(database_error, _database_error)
     app.add_middleware(InternalErrorMiddleware)

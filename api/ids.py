@@ -1,4 +1,5 @@
 """Integer ids as the database stores them (64-bit): a larger number is a 422, not a crash."""
+
 from __future__ import annotations
 
 from typing import Annotated

@@ -7,15 +7,16 @@ rate-limited, ignored, malformed) are counted by the API's metrics and only samp
 forged traffic cannot fill the table. The queue waiting for the database is bounded: beyond it,
 records are dropped and counted, never waited for.
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -65,10 +66,17 @@ class WebhookInbox:
     so a burst of deliveries costs a few transactions (and turns of SQLite's write lock), not one each.
     Runs on the event loop only: no locking needed."""
 
-    def __init__(self, session_factory: async_sessionmaker, *, max_queued: int = 10_000,
-                 refused_samples_per_minute: int = 60, on_shed: Callable[[str], None] = lambda reason: None,
-                 write_timeout: float = 5.0, max_batch: int = 500,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker,
+        *,
+        max_queued: int = 10_000,
+        refused_samples_per_minute: int = 60,
+        on_shed: Callable[[str], None] = lambda reason: None,
+        write_timeout: float = 5.0,
+        max_batch: int = 500,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._session_factory = session_factory
         self._max_queued = max_queued
         self._refused_samples = TokenBucket(refused_samples_per_minute, clock) if refused_samples_per_minute else None
@@ -114,8 +122,13 @@ class WebhookInbox:
                     await session.commit()
         except Exception as exc:
             outcomes = ", ".join(sorted({row.outcome for row in rows}))
-            log.warning("webhook inbox write of %d record(s) failed (%s: %s); outcomes were %s",
-                        len(rows), type(exc).__name__, exc, outcomes)
+            log.warning(
+                "webhook inbox write of %d record(s) failed (%s: %s); outcomes were %s",
+                len(rows),
+                type(exc).__name__,
+                exc,
+                outcomes,
+            )
 
     async def drain(self, timeout: float) -> None:
         """On shutdown: let queued records be written, briefly."""

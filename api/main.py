@@ -4,10 +4,11 @@
 (settings, database engine, plan catalogue, Temporal client) is opened in the lifespan, so
 importing this module does no I/O.
 """
+
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
 
 from fastapi import FastAPI
 from sqlalchemy.exc import ArgumentError
@@ -15,16 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 
+from api import docs
+from api.body_limit import RequestBodyLimit
 from api.cors import SettingsCORSMiddleware
 from api.errors import ERROR_RESPONSES, install_error_handlers
-from api.body_limit import RequestBodyLimit
 from api.inbox import WebhookInbox
 from api.metrics import ApiMetrics, MetricsMiddleware
-from api.routers import checkout, checkouts, health, payments, plans, subscriptions, webhooks
-from api.routers import dev
-from api import docs
+from api.routers import checkout, checkouts, codec, dev, health, payments, plans, subscriptions, webhooks
 from api.routers import events as events_router
-from api.routers import codec
 from config.settings import ConfigurationError, Settings, load_settings
 from config.temporal import connect_temporal
 from domain.plans import Plan, load_catalogue
@@ -39,8 +38,15 @@ class StartupError(Exception):
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     # docs and OpenAPI: off until the settings say otherwise (API_DOCS; off in production by default)
-    app = FastAPI(title="paysaga", version="0.1.0", lifespan=_lifespan(settings), responses=ERROR_RESPONSES,
-                  openapi_url=None, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="paysaga",
+        version="0.1.0",
+        lifespan=_lifespan(settings),
+        responses=ERROR_RESPONSES,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
     if settings is not None:
         docs.install(app, settings)
     app.state.metrics = ApiMetrics()
@@ -77,9 +83,12 @@ def _lifespan(given: Settings | None):
         instrument_engine(engine)
         session_factory = create_session_factory(engine)
         # forged deliveries only sampled, the queue bounded: what is dropped is counted
-        inbox = WebhookInbox(session_factory, max_queued=settings.webhook_inbox_max_queued,
-                             refused_samples_per_minute=settings.webhook_refused_samples_per_minute,
-                             on_shed=app.state.metrics.webhook_inbox_shed)
+        inbox = WebhookInbox(
+            session_factory,
+            max_queued=settings.webhook_inbox_max_queued,
+            refused_samples_per_minute=settings.webhook_refused_samples_per_minute,
+            on_shed=app.state.metrics.webhook_inbox_shed,
+        )
         app.state.settings = settings
         app.state.plans = catalogue
         app.state.engine = engine
@@ -120,10 +129,14 @@ def _load_catalogue(settings: Settings) -> dict[int, Plan]:
 def _create_engine(settings: Settings) -> AsyncEngine:
     try:
         # bounded waits: a database outage answers 503 at once, never a hung request
-        return create_engine(settings.database_url, DatabaseTimeouts(
-            connect_seconds=settings.database_connect_timeout_seconds,
-            command_seconds=settings.database_command_timeout_seconds,
-            pool_seconds=settings.database_pool_timeout_seconds))
+        return create_engine(
+            settings.database_url,
+            DatabaseTimeouts(
+                connect_seconds=settings.database_connect_timeout_seconds,
+                command_seconds=settings.database_command_timeout_seconds,
+                pool_seconds=settings.database_pool_timeout_seconds,
+            ),
+        )
     except (ArgumentError, ImportError, OSError) as exc:
         raise StartupError(f"DATABASE_URL is invalid: {exc}") from None
 

@@ -1,4 +1,5 @@
 """Prometheus metrics of the API, on a registry per app (tests build several apps)."""
+
 from __future__ import annotations
 
 import time
@@ -14,31 +15,41 @@ class ApiMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
-            "paysaga_http_requests_total", "HTTP requests answered",
-            ["method", "route", "status"], registry=self.registry,
+            "paysaga_http_requests_total",
+            "HTTP requests answered",
+            ["method", "route", "status"],
+            registry=self.registry,
         )
         self.latency = Histogram(
-            "paysaga_http_request_duration_seconds", "Time to answer an HTTP request",
-            ["method", "route", "status"], registry=self.registry,
+            "paysaga_http_request_duration_seconds",
+            "Time to answer an HTTP request",
+            ["method", "route", "status"],
+            registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 5.0, 10.0),
         )
         self.webhooks = Counter(
-            "paysaga_webhooks_total", "MercadoPago notifications by topic and outcome",
-            ["topic", "outcome"], registry=self.registry,
+            "paysaga_webhooks_total",
+            "MercadoPago notifications by topic and outcome",
+            ["topic", "outcome"],
+            registry=self.registry,
         )
         # refused deliveries by why (a fixed set of reasons), and inbox records dropped by why:
         # a flood is counted here rather than written to the inbox row by row
         self.webhook_refusals = Counter(
-            "paysaga_webhook_refusals_total", "MercadoPago notifications refused, by reason",
-            ["reason"], registry=self.registry,
+            "paysaga_webhook_refusals_total",
+            "MercadoPago notifications refused, by reason",
+            ["reason"],
+            registry=self.registry,
         )
         self.webhook_inbox_shed_records = Counter(
             "paysaga_webhook_inbox_shed_total",
             "Webhook inbox records not written: sampled_out (refused beyond the sample) or queue_full",
-            ["reason"], registry=self.registry,
+            ["reason"],
+            registry=self.registry,
         )
         self.checkouts_started = Counter(
-            "paysaga_checkouts_started_total", "Checkouts started (replays not counted)",
+            "paysaga_checkouts_started_total",
+            "Checkouts started (replays not counted)",
             registry=self.registry,
         )
 

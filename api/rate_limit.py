@@ -6,11 +6,12 @@ that work; beyond them the webhook answers 429 and MercadoPago, a legitimate sen
 later. Signed webhooks are limited only by their failures: a valid signature proves the sender,
 while a source that keeps sending invalid ones is refused before its HMACs are computed.
 """
+
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from typing import Callable
+from collections.abc import Callable
 
 
 class TokenBucket:
@@ -70,8 +71,14 @@ class _Sources:
 class IpnRateLimiter:
     """Per source address and for everyone. Runs on the event loop only: no locking needed."""
 
-    def __init__(self, per_ip_per_minute: int, global_per_minute: int, *, max_sources: int = 10_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        per_ip_per_minute: int,
+        global_per_minute: int,
+        *,
+        max_sources: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._global = TokenBucket(global_per_minute, clock)
         self._sources = _Sources(per_ip_per_minute, max_sources, clock)
 
@@ -90,8 +97,9 @@ class FailureRateLimiter:
     it failed. No global bucket: a flood of failures from others must not lock out the sender
     whose signatures hold. Runs on the event loop only: no locking needed."""
 
-    def __init__(self, failures_per_minute: int, *, max_sources: int = 10_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, failures_per_minute: int, *, max_sources: int = 10_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._sources = _Sources(failures_per_minute, max_sources, clock)
 
     def blocked(self, source: str) -> float | None:

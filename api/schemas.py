@@ -1,4 +1,5 @@
 """Request and response bodies, camelCase on the wire; money as decimal strings, times ISO-8601 UTC."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -48,9 +49,13 @@ class CheckoutOut(Body):
     payment_id: int | None = None
 
     @classmethod
-    def of(cls, row: CheckoutRow, payment_id: int | None) -> "CheckoutOut":
-        return cls(checkout_id=row.checkout_id, status=row.status,
-                   external_reference=row.external_reference, payment_id=payment_id)
+    def of(cls, row: CheckoutRow, payment_id: int | None) -> CheckoutOut:
+        return cls(
+            checkout_id=row.checkout_id,
+            status=row.status,
+            external_reference=row.external_reference,
+            payment_id=payment_id,
+        )
 
 
 class PaymentOut(Body):
@@ -73,13 +78,21 @@ class PaymentOut(Body):
         return str(amount.quantize(_CENTS))
 
     @classmethod
-    def of(cls, row: PaymentRow) -> "PaymentOut":
+    def of(cls, row: PaymentRow) -> PaymentOut:
         return cls(
-            payment_id=row.id, mercadopago_payment_id=str(row.mercadopago_payment_id),
-            user_id=row.user_id, plan_id=row.plan_id, amount=Decimal(row.amount), currency=row.currency,
-            status=row.status, status_detail=row.status_detail, external_reference=row.external_reference,
-            payment_method=row.payment_method, payment_type=row.payment_type,
-            created_at=row.created_at, approved_at=row.approved_at,
+            payment_id=row.id,
+            mercadopago_payment_id=str(row.mercadopago_payment_id),
+            user_id=row.user_id,
+            plan_id=row.plan_id,
+            amount=Decimal(row.amount),
+            currency=row.currency,
+            status=row.status,
+            status_detail=row.status_detail,
+            external_reference=row.external_reference,
+            payment_method=row.payment_method,
+            payment_type=row.payment_type,
+            created_at=row.created_at,
+            approved_at=row.approved_at,
         )
 
 
@@ -95,11 +108,17 @@ class SubscriptionOut(Body):
     updated_at: datetime
 
     @classmethod
-    def of(cls, row: SubscriptionRow) -> "SubscriptionOut":
+    def of(cls, row: SubscriptionRow) -> SubscriptionOut:
         return cls(
-            subscription_id=row.id, user_id=row.user_id, plan_id=row.plan_id, status=row.status,
-            start_date=row.start_date, end_date=row.end_date, auto_renew=bool(row.auto_renew),
-            created_at=row.created_at, updated_at=row.updated_at,
+            subscription_id=row.id,
+            user_id=row.user_id,
+            plan_id=row.plan_id,
+            status=row.status,
+            start_date=row.start_date,
+            end_date=row.end_date,
+            auto_renew=bool(row.auto_renew),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
         )
 
 

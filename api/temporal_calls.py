@@ -1,9 +1,11 @@
 """Calls to Temporal bounded in time, with "Temporal is unreachable" mapped to one 503."""
+
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Awaitable, TypeVar
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from temporalio.client import RPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
@@ -15,17 +17,27 @@ log = logging.getLogger("paysaga.api.temporal")
 T = TypeVar("T")
 
 # RPC codes that say "the server is not there (yet)" rather than "your request is wrong".
-_UNAVAILABLE_CODES = frozenset({
-    RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED,
-    RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.UNKNOWN, RPCStatusCode.INTERNAL,
-    RPCStatusCode.ABORTED,
-})
+_UNAVAILABLE_CODES = frozenset(
+    {
+        RPCStatusCode.UNAVAILABLE,
+        RPCStatusCode.DEADLINE_EXCEEDED,
+        RPCStatusCode.CANCELLED,
+        RPCStatusCode.RESOURCE_EXHAUSTED,
+        RPCStatusCode.UNKNOWN,
+        RPCStatusCode.INTERNAL,
+        RPCStatusCode.ABORTED,
+    }
+)
 
 
 class TemporalUnavailable(ApiError):
     def __init__(self, what: str) -> None:
-        super().__init__(503, "temporal_unavailable", f"the workflow service is unavailable ({what}); retry later",
-                         headers={"Retry-After": "5"})
+        super().__init__(
+            503,
+            "temporal_unavailable",
+            f"the workflow service is unavailable ({what}); retry later",
+            headers={"Retry-After": "5"},
+        )
 
 
 def is_unavailable(exc: BaseException) -> bool:

@@ -6,12 +6,13 @@ Anything else (a repeated or unknown key, an empty part, another case) is refuse
 guessed at: two readers that pick different `ts` values out of one header would let a captured
 delivery through the replay window behind a fresh `ts`.
 """
+
 from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from mercadopago.webhook import InvalidWebhookSignatureError, WebhookSignatureValidator
 

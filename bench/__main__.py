@@ -2,6 +2,7 @@
 
 The full run (the defaults) takes about half an hour per backend; `--quick` two or three minutes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,8 +20,18 @@ from bench.run import PHASES, Options, log, measure
 from bench.stack import POSTGRES_ADMIN_URL, running
 from devstack.stack import temporal_binary
 
-QUICK = dict(floor_starts=500, rates=(50, 200), rate_seconds=5.0, loop_seconds=5.0, saga_seconds=8.0, low_load_sagas=8,
-             burst=300, open_workflows=200, slices=1, catch_up_limit=30.0)
+QUICK = dict(
+    floor_starts=500,
+    rates=(50, 200),
+    rate_seconds=5.0,
+    loop_seconds=5.0,
+    saga_seconds=8.0,
+    low_load_sagas=8,
+    burst=300,
+    open_workflows=200,
+    slices=1,
+    catch_up_limit=30.0,
+)
 
 
 def _numbers(text: str) -> tuple[int, ...]:
@@ -32,46 +43,106 @@ def _names(allowed):
         names = tuple(x.strip() for x in text.split(",") if x.strip())
         unknown = set(names) - set(allowed)
         if unknown:
-            raise argparse.ArgumentTypeError(f"unknown: {', '.join(sorted(unknown))} (choose from {', '.join(allowed)})")
+            raise argparse.ArgumentTypeError(
+                f"unknown: {', '.join(sorted(unknown))} (choose from {', '.join(allowed)})"
+            )
         return names
+
     return parse
 
 
 def parse_args(argv: list[str]) -> tuple[argparse.Namespace, Options]:
     d = Options()
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    p.add_argument("--backends", type=_names(("sqlite", "postgresql")), default=("sqlite", "postgresql"),
-                   help="read-model databases to run on, comma-separated [sqlite,postgresql]")
-    p.add_argument("--quick", action="store_true",
-                   help="short phases and small numbers (about a minute per backend); explicit flags still win")
-    p.add_argument("--phases", type=_names(PHASES), default=PHASES, help=f"which measurements, comma-separated [{','.join(PHASES)}]")
-    p.add_argument("--concurrency", type=int, default=d.concurrency, help=f"in flight: raw signals vs webhooks [{d.concurrency}]")
-    p.add_argument("--saga-concurrency", type=int, default=d.saga_concurrency,
-                   help=f"sagas in flight, and the floor's workflows when counting completions [{d.saga_concurrency}]")
+    p.add_argument(
+        "--backends",
+        type=_names(("sqlite", "postgresql")),
+        default=("sqlite", "postgresql"),
+        help="read-model databases to run on, comma-separated [sqlite,postgresql]",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="short phases and small numbers (about a minute per backend); explicit flags still win",
+    )
+    p.add_argument(
+        "--phases",
+        type=_names(PHASES),
+        default=PHASES,
+        help=f"which measurements, comma-separated [{','.join(PHASES)}]",
+    )
+    p.add_argument(
+        "--concurrency", type=int, default=d.concurrency, help=f"in flight: raw signals vs webhooks [{d.concurrency}]"
+    )
+    p.add_argument(
+        "--saga-concurrency",
+        type=int,
+        default=d.saga_concurrency,
+        help=f"sagas in flight, and the floor's workflows when counting completions [{d.saga_concurrency}]",
+    )
     p.add_argument("--loop-seconds", type=float, default=None, help=f"each closed-loop comparison [{d.loop_seconds}]")
-    p.add_argument("--floor-starts", type=int, default=None,
-                   help=f"floor workflows started, then signalled, to time both [{d.floor_starts}]")
-    p.add_argument("--rates", type=_numbers, default=None, help=f"webhooks per second, comma-separated [{','.join(map(str, d.rates))}]")
+    p.add_argument(
+        "--floor-starts",
+        type=int,
+        default=None,
+        help=f"floor workflows started, then signalled, to time both [{d.floor_starts}]",
+    )
+    p.add_argument(
+        "--rates",
+        type=_numbers,
+        default=None,
+        help=f"webhooks per second, comma-separated [{','.join(map(str, d.rates))}]",
+    )
     p.add_argument("--rate-seconds", type=float, default=None, help=f"each fixed rate [{d.rate_seconds}]")
     p.add_argument("--saga-seconds", type=float, default=None, help=f"sustained sagas [{d.saga_seconds}]")
     p.add_argument("--low-load-sagas", type=int, default=None, help=f"sagas one at a time [{d.low_load_sagas}]")
     p.add_argument("--burst", type=int, default=None, help=f"duplicate webhooks in the burst [{d.burst}]")
-    p.add_argument("--open", type=int, default=None, dest="open_workflows",
-                   help=f"open checkouts, and as many active subscriptions, for the memory figures [{d.open_workflows}]")
-    p.add_argument("--slices", type=int, default=None,
-                   help=f"floor and paysaga alternate this many times in each comparison [{d.slices}]")
-    p.add_argument("--rate-slices", type=int, default=None,
-                   help=f"floor and paysaga alternate this many times at each fixed rate [{d.rate_slices}]")
-    p.add_argument("--catch-up-limit", type=float, default=None,
-                   help=f"seconds to wait for the workers to catch up after each slice [{d.catch_up_limit:.0f}]")
+    p.add_argument(
+        "--open",
+        type=int,
+        default=None,
+        dest="open_workflows",
+        help=f"open checkouts, and as many active subscriptions, for the memory figures [{d.open_workflows}]",
+    )
+    p.add_argument(
+        "--slices",
+        type=int,
+        default=None,
+        help=f"floor and paysaga alternate this many times in each comparison [{d.slices}]",
+    )
+    p.add_argument(
+        "--rate-slices",
+        type=int,
+        default=None,
+        help=f"floor and paysaga alternate this many times at each fixed rate [{d.rate_slices}]",
+    )
+    p.add_argument(
+        "--catch-up-limit",
+        type=float,
+        default=None,
+        help=f"seconds to wait for the workers to catch up after each slice [{d.catch_up_limit:.0f}]",
+    )
     p.add_argument("--markdown", type=Path, default=None, help="also write the report to this file")
-    p.add_argument("--var-dir", type=Path, default=None, help="data and logs of the stacks (default: a temporary folder)")
+    p.add_argument(
+        "--var-dir", type=Path, default=None, help="data and logs of the stacks (default: a temporary folder)"
+    )
     args = p.parse_args(argv)
     values = {"concurrency": args.concurrency, "saga_concurrency": args.saga_concurrency, "phases": args.phases}
     if args.quick:
         values.update(QUICK)
-    for name in ("floor_starts", "loop_seconds", "rates", "rate_seconds", "saga_seconds", "low_load_sagas", "burst", "open_workflows",
-                 "slices", "rate_slices", "catch_up_limit"):
+    for name in (
+        "floor_starts",
+        "loop_seconds",
+        "rates",
+        "rate_seconds",
+        "saga_seconds",
+        "low_load_sagas",
+        "burst",
+        "open_workflows",
+        "slices",
+        "rate_slices",
+        "catch_up_limit",
+    ):
         if getattr(args, name) is not None:
             values[name] = getattr(args, name)
     return args, Options(**values)
@@ -105,7 +176,10 @@ def main(argv: list[str]) -> int:
         for backend in args.backends:
             print(f"{backend}: starting the stack", flush=True)
             with running(backend, base / f"{backend}-{time.strftime('%Y%m%d-%H%M%S')}") as stack:
-                log(f"API {stack.config.api_url}, Temporal {stack.config.temporal_address}, logs {stack.config.var_dir / 'logs'}")
+                log(
+                    f"API {stack.config.api_url}, Temporal {stack.config.temporal_address}, "
+                    f"logs {stack.config.var_dir / 'logs'}"
+                )
                 results.append(asyncio.run(measure(stack, options)))
     about["load average (1/5/15 min, after)"] = " ".join(f"{x:.2f}" for x in __import__("os").getloadavg())
     report = render(results, options, about, versions, command)

@@ -5,6 +5,7 @@ own (`python -m bench.floor`, default SDK settings) and a task queue of its own.
 reaches (start rate, signal latency, completed workflows per second, raw signal-with-start)
 is the limit paysaga is measured against, on the same server in the same run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,7 +66,10 @@ class Floor:
 
     async def signal_with_start(self, index: int, kind: str = "sws") -> WorkflowHandle:
         return await self._client.start_workflow(
-            FloorWorkflow.run, id=self._id(kind, index), task_queue=self._task_queue, start_signal="go",
+            FloorWorkflow.run,
+            id=self._id(kind, index),
+            task_queue=self._task_queue,
+            start_signal="go",
         )
 
     async def complete(self, index: int) -> None:

@@ -3,6 +3,7 @@
 The load generator shares the machine with what it measures, so it must cost as little CPU as
 possible per request: no pool logic, no header objects, one connection per request in flight.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -21,8 +22,9 @@ class Connection:
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
 
-    async def request(self, method: str, target: str, body: bytes = b"",
-                      headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    async def request(
+        self, method: str, target: str, body: bytes = b"", headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes]:
         """(status, body). A connection the server closed is reopened once."""
         for attempt in (1, 2):
             fresh = self._writer is None
@@ -39,6 +41,7 @@ class Connection:
     async def _exchange(self, method: str, target: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
         lines = [f"{method} {target} HTTP/1.1", f"Host: {self._host_header}", f"Content-Length: {len(body)}"]
         lines += [f"{name}: {value}" for name, value in headers.items()]
+        assert self._writer is not None and self._reader is not None  # connected by request()
         self._writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
         head = await self._reader.readuntil(b"\r\n\r\n")
         status_line, *header_lines = head.decode("latin-1").split("\r\n")
@@ -71,8 +74,9 @@ class ConnectionPool:
         self._base_url = base_url
         self._idle: list[Connection] = []
 
-    async def request(self, method: str, target: str, body: bytes = b"",
-                      headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    async def request(
+        self, method: str, target: str, body: bytes = b"", headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes]:
         connection = self._idle.pop() if self._idle else Connection(self._base_url)
         try:
             answer = await connection.request(method, target, body, headers)

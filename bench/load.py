@@ -3,14 +3,15 @@
 Latencies in the open loop count from when each request was due, not from when it went out:
 a generator that falls behind shows up as latency instead of hiding it.
 """
+
 from __future__ import annotations
 
 import asyncio
 import math
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
 
 Operation = Callable[[int], Awaitable[object]]
 
@@ -59,7 +60,7 @@ class Sample:
             self.errors[_kind(outcome)] += 1
 
 
-def merged(samples: list["Sample"]) -> "Sample":
+def merged(samples: list[Sample]) -> Sample:
     """One sample out of several slices of the same measurement."""
     whole = Sample()
     for part in samples:
@@ -67,7 +68,7 @@ def merged(samples: list["Sample"]) -> "Sample":
         whole.errors += part.errors
         whole.elapsed += part.elapsed
     if samples and all(part.in_window is not None for part in samples):
-        whole.in_window = sum(part.in_window for part in samples)
+        whole.in_window = sum(part.in_window or 0 for part in samples)
     return whole
 
 
@@ -86,8 +87,14 @@ async def _timed(operation: Operation, index: int, due: float, sample: Sample) -
     return True
 
 
-async def closed_loop(operation: Operation, *, concurrency: int, duration: float = float("inf"),
-                      count: int | None = None, first_index: int = 0) -> Sample:
+async def closed_loop(
+    operation: Operation,
+    *,
+    concurrency: int,
+    duration: float = float("inf"),
+    count: int | None = None,
+    first_index: int = 0,
+) -> Sample:
     """`concurrency` callers, each starting its next operation as soon as the last one ended,
     for `duration` seconds or `count` operations, whichever comes first."""
     sample = Sample()
@@ -112,8 +119,9 @@ async def closed_loop(operation: Operation, *, concurrency: int, duration: float
     return sample
 
 
-async def fixed_rate(operation: Operation, *, rate: float, duration: float, max_in_flight: int = 256,
-                     first_index: int = 0) -> Sample:
+async def fixed_rate(
+    operation: Operation, *, rate: float, duration: float, max_in_flight: int = 256, first_index: int = 0
+) -> Sample:
     """`rate` operations a second for `duration` seconds, at most `max_in_flight` at once."""
     sample = Sample()
     total = max(1, int(rate * duration))

@@ -1,4 +1,5 @@
 """What the figures were measured on: the machine, the versions, how busy it already was."""
+
 from __future__ import annotations
 
 import os
@@ -10,8 +11,19 @@ from pathlib import Path
 
 import asyncpg
 
-PACKAGES = ("temporalio", "fastapi", "starlette", "uvicorn", "uvloop", "httptools", "sqlalchemy", "asyncpg",
-            "aiosqlite", "pydantic", "mercadopago")
+PACKAGES = (
+    "temporalio",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "uvloop",
+    "httptools",
+    "sqlalchemy",
+    "asyncpg",
+    "aiosqlite",
+    "pydantic",
+    "mercadopago",
+)
 
 
 def _first(path: str, key: str) -> str | None:
@@ -44,7 +56,8 @@ def versions(temporal_binary: str) -> dict[str, str]:
             found[name] = "not installed"
     try:
         found["temporal CLI / server"] = subprocess.run(
-            [temporal_binary, "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
+            [temporal_binary, "--version"], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         found["temporal CLI / server"] = "?"
     found["sqlite"] = sqlite3.sqlite_version

@@ -1,4 +1,5 @@
 """What the load does to paysaga: MercadoPago's signed webhooks, buyers' checkouts, subscriptions."""
+
 from __future__ import annotations
 
 import asyncio
@@ -7,7 +8,7 @@ import json
 import random
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import jwt
@@ -19,20 +20,21 @@ from config.settings import DEV_JWT_SECRET
 from sandbox.signing import signature_header
 from workflows.checkout import CheckoutWorkflow
 from workflows.ids import checkout_workflow_id, payment_workflow_id, subscription_workflow_id
-from workflows.messages import ApplyPayment, PlanSnapshot
+from workflows.messages import ApplyPayment, CheckoutOutcome, PlanSnapshot
 
 WEBHOOK_PATH = "/api/webhooks/mercadopago"
 SAGA_TIMEOUT_SECONDS = 60.0
 # Under load the server can miss waking a result's long poll, which then returns only when the
 # poll expires (20 s): ask again every second, so a figure is the saga's, never the poll's.
 RESULT_POLL_SECONDS = 1.0
-PLAN = PlanSnapshot(id=1, code="BASIC", name="Plan BASIC", price=Decimal("9.99"), currency="ARS",
-                    billing_cycle="monthly")
+PLAN = PlanSnapshot(
+    id=1, code="BASIC", name="Plan BASIC", price=Decimal("9.99"), currency="ARS", billing_cycle="monthly"
+)
 
 
 class Refused(Exception):
     @classmethod
-    def answer(cls, what: str, status: int, body: bytes) -> "Refused":
+    def answer(cls, what: str, status: int, body: bytes) -> Refused:
         """`what answered 503 temporal_unavailable`: the status and the API's error code, short
         enough to count alike in the report."""
         try:
@@ -68,17 +70,27 @@ class Paysaga:
         """
         payment_id = payment_id or str(next(self._payment_ids))
         request_id = str(uuid.uuid4())
-        body = json.dumps({
-            "action": "payment.updated", "api_version": "v1", "data": {"id": payment_id},
-            "date_created": datetime.now(timezone.utc).isoformat(), "id": random.randint(10**10, 10**11),
-            "live_mode": False, "type": "payment", "user_id": "123456789",
-        }, separators=(",", ":")).encode()
+        body = json.dumps(
+            {
+                "action": "payment.updated",
+                "api_version": "v1",
+                "data": {"id": payment_id},
+                "date_created": datetime.now(UTC).isoformat(),
+                "id": random.randint(10**10, 10**11),
+                "live_mode": False,
+                "type": "payment",
+                "user_id": "123456789",
+            },
+            separators=(",", ":"),
+        ).encode()
         headers = {
             "Content-Type": "application/json",
             "x-request-id": request_id,
             "x-signature": signature_header(self._secret, payment_id, request_id, int(time.time() * 1000)),
         }
-        status, answer = await self.api.request("POST", f"{WEBHOOK_PATH}?data.id={payment_id}&type=payment", body, headers)
+        status, answer = await self.api.request(
+            "POST", f"{WEBHOOK_PATH}?data.id={payment_id}&type=payment", body, headers
+        )
         if status != 200 or b'"accepted"' not in answer:
             raise Refused.answer("webhook", status, answer)
 
@@ -87,7 +99,7 @@ class Paysaga:
     def _headers(self, user_id: int) -> dict[str, str]:
         token = self._tokens.get(user_id)
         if token is None:
-            claims = {"sub": str(user_id), "exp": datetime.now(timezone.utc) + timedelta(hours=6)}
+            claims = {"sub": str(user_id), "exp": datetime.now(UTC) + timedelta(hours=6)}
             token = self._tokens[user_id] = jwt.encode(claims, DEV_JWT_SECRET, algorithm="HS256")
         return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
@@ -104,32 +116,46 @@ class Paysaga:
         """A whole purchase: checkout, the buyer pays on the sandbox, the subscription is ACTIVE."""
         checkout = await self.open_checkout()
         paid = json.dumps({"preference_id": checkout["preferenceId"], "status": "approved"}).encode()
-        status, answer = await self.sandbox.request("POST", "/sandbox/payments", paid, {"Content-Type": "application/json"})
+        status, answer = await self.sandbox.request(
+            "POST", "/sandbox/payments", paid, {"Content-Type": "application/json"}
+        )
         if status not in (200, 201):
             raise Refused.answer("sandbox payment", status, answer)
         payment_id = str(json.loads(answer)["id"])
         # the checkout ends once the payment is applied: wait for that on Temporal (a long poll),
         # then see the subscription ACTIVE through the API, as the frontend would
-        handle = self._client.get_workflow_handle_for(CheckoutWorkflow.run, checkout_workflow_id(checkout["checkoutId"]))
+        # annotated: mypy cannot infer these through temporalio's union of protocols
+        handle: WorkflowHandle[CheckoutWorkflow, CheckoutOutcome] = self._client.get_workflow_handle_for(
+            CheckoutWorkflow.run, checkout_workflow_id(checkout["checkoutId"])
+        )
         outcome = await _result(handle)
         if str(outcome.status) != "COMPLETED":
             raise Refused(f"checkout ended {outcome.status}")
         user_id = checkout["userId"]
-        status, answer = await self.api.request("GET", f"/api/subscriptions/user/{user_id}", b"", self._headers(user_id))
+        status, answer = await self.api.request(
+            "GET", f"/api/subscriptions/user/{user_id}", b"", self._headers(user_id)
+        )
         if status != 200 or json.loads(answer)["status"] != "ACTIVE":
             raise Refused.answer("subscription", status, answer)
         self.last_payment_id = payment_id
-        self.last_saga_workflows = [checkout_workflow_id(checkout["checkoutId"]), payment_workflow_id(payment_id),
-                                    subscription_workflow_id(user_id)]
+        self.last_saga_workflows = [
+            checkout_workflow_id(checkout["checkoutId"]),
+            payment_workflow_id(payment_id),
+            subscription_workflow_id(user_id),
+        ]
 
     # --- long-lived workflows (memory) -----------------------------------------------------
 
     async def activate_subscription(self, _index: int) -> None:
         """A subscription ACTIVE for a month (a timer), applied as a paid checkout applies it."""
-        view = await self._subscriptions.apply_payment(ApplyPayment(
-            user_id=next(self._users), mercadopago_payment_id=str(next(self._payment_ids)), plan=PLAN,
-            approved_at=datetime.now(timezone.utc),
-        ))
+        view = await self._subscriptions.apply_payment(
+            ApplyPayment(
+                user_id=next(self._users),
+                mercadopago_payment_id=str(next(self._payment_ids)),
+                plan=PLAN,
+                approved_at=datetime.now(UTC),
+            )
+        )
         if str(view.status) != "ACTIVE":
             raise Refused(f"subscription is {view.status}")
 
@@ -144,6 +170,6 @@ async def _result(handle: WorkflowHandle):
     while True:
         try:
             return await asyncio.wait_for(handle.result(), RESULT_POLL_SECONDS)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             if time.monotonic() > deadline:
                 raise

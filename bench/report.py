@@ -1,4 +1,5 @@
 """The run as a Markdown table: one column per backend, targets and whether they were met."""
+
 from __future__ import annotations
 
 import math
@@ -41,8 +42,9 @@ def _ratio(value: float, base: float, good) -> str:
     return f"{ratio:.2f}{_verdict(good(ratio))}"
 
 
-def render(results: list[BackendResult], options: Options, machine: dict[str, str], versions: dict[str, str],
-           command: str) -> str:
+def render(
+    results: list[BackendResult], options: Options, machine: dict[str, str], versions: dict[str, str], command: str
+) -> str:
     rows: list[tuple[str, list[str], str]] = []  # measure, one cell per backend, target
 
     def row(label: str, cell, target: str = "") -> None:
@@ -59,31 +61,51 @@ def render(results: list[BackendResult], options: Options, machine: dict[str, st
     row(f"**Webhook ack**, {c} in flight", lambda r: _rate(r.webhooks.get("webhook")), "")
     row("ack p50 / p99", lambda r: _latency(r.webhooks.get("webhook")))
     row("errors", lambda r: _errors(r.webhooks.get("webhook")), "0")
-    row("throughput ÷ raw signal-with-start", lambda r: _pair(r.webhooks, lambda w, raw: _ratio(
-        w.rate, raw.rate, lambda x: x >= 0.70)), "≥ 0.70")
-    row("p99 ÷ raw signal-with-start p99", lambda r: _pair(r.webhooks, lambda w, raw: _ratio(
-        w.p99, raw.p99, lambda x: x <= 1.5)), "≤ 1.5")
+    row(
+        "throughput ÷ raw signal-with-start",
+        lambda r: _pair(r.webhooks, lambda w, raw: _ratio(w.rate, raw.rate, lambda x: x >= 0.70)),
+        "≥ 0.70",
+    )
+    row(
+        "p99 ÷ raw signal-with-start p99",
+        lambda r: _pair(r.webhooks, lambda w, raw: _ratio(w.p99, raw.p99, lambda x: x <= 1.5)),
+        "≤ 1.5",
+    )
     for index, rate in enumerate(options.rates):
-        row(f"{rate}/s for {options.rate_seconds:.0f} s: achieved, p50 / p99, errors",
-            lambda r, i=index: _fixed(r, i))
+        row(f"{rate}/s for {options.rate_seconds:.0f} s: achieved, p50 / p99, errors", lambda r, i=index: _fixed(r, i))
         row(f"{rate}/s: p50 / p99 ÷ raw signal-with-start at {rate}/s", lambda r, i=index: _fixed_ratio(r, i))
     top = max(options.rates) if options.rates else None
     if top:
-        row(f"held {top}/s for {options.rate_seconds:.0f} s with zero errors", lambda r: _held(r, top),
-            "≥ 400/s for 30 s")
+        row(
+            f"held {top}/s for {options.rate_seconds:.0f} s with zero errors",
+            lambda r: _held(r, top),
+            "≥ 400/s for 30 s",
+        )
 
-    row(f"**End to end** (checkout → paid → ACTIVE), {sc} in flight, {options.saga_seconds:.0f} s",
-        lambda r: _rate(r.sagas.get("sustained")))
-    row("÷ floor's completed workflows/s", lambda r: _ratio(
-        r.sagas["sustained"].rate, r.floor["complete"].rate, lambda x: x >= 0.5)
-        if "sustained" in r.sagas and "complete" in r.floor else "–", "≥ 0.50")
+    row(
+        f"**End to end** (checkout → paid → ACTIVE), {sc} in flight, {options.saga_seconds:.0f} s",
+        lambda r: _rate(r.sagas.get("sustained")),
+    )
+    row(
+        "÷ floor's completed workflows/s",
+        lambda r: (
+            _ratio(r.sagas["sustained"].rate, r.floor["complete"].rate, lambda x: x >= 0.5)
+            if "sustained" in r.sagas and "complete" in r.floor
+            else "–"
+        ),
+        "≥ 0.50",
+    )
     row("checkout → ACTIVE p50 / p99", lambda r: _latency(r.sagas.get("sustained")))
     row("errors", lambda r: _errors(r.sagas.get("sustained")), "0")
     row("checkout → ACTIVE p50 / p99, one at a time", lambda r: _low_load(r), "p50 < 300 ms")
-    row(f"**Burst**: {options.burst} duplicate webhooks, {options.burst_concurrency} in flight",
-        lambda r: _rate(r.burst.get("webhooks")))
-    row("burst ack p50 / p99, errors", lambda r: _latency(r.burst.get("webhooks")) + ", " + _errors(
-        r.burst.get("webhooks")) if r.burst else "–")
+    row(
+        f"**Burst**: {options.burst} duplicate webhooks, {options.burst_concurrency} in flight",
+        lambda r: _rate(r.burst.get("webhooks")),
+    )
+    row(
+        "burst ack p50 / p99, errors",
+        lambda r: _latency(r.burst.get("webhooks")) + ", " + _errors(r.burst.get("webhooks")) if r.burst else "–",
+    )
     row("sagas during the burst (2 at a time): done, p50 / p99", lambda r: _burst_sagas(r), "complete")
 
     n = options.open_workflows
@@ -92,8 +114,10 @@ def render(results: list[BackendResult], options: Options, machine: dict[str, st
     row("API resident (before → after; peak)", lambda r: _memory(r, "api"))
     row("Temporal dev server resident (before → after)", lambda r: _memory(r, "temporal"))
     row("workers catching up after the comparisons (floor / paysaga)", lambda r: _catch_up(r))
-    row("API event loop / HTTP parser", lambda r: " / ".join(
-        name if used else f"no {name}" for name, used in r.api_libraries.items()))
+    row(
+        "API event loop / HTTP parser",
+        lambda r: " / ".join(name if used else f"no {name}" for name, used in r.api_libraries.items()),
+    )
     row("run time", lambda r: f"{r.seconds:.0f} s")
 
     names = [BACKEND_NAMES.get(r.backend, r.backend) for r in results]
@@ -110,9 +134,11 @@ def render(results: list[BackendResult], options: Options, machine: dict[str, st
 def _work_tables(results: list[BackendResult]) -> list[str]:
     """The server's share of the gap: what one floor workflow and one saga ask of Temporal."""
     return _per_backend(
-        results, "Temporal work per operation, {name} (counted from the histories)",
+        results,
+        "Temporal work per operation, {name} (counted from the histories)",
         ["operation", "workflows", "workflow tasks", "activity tasks", "local activities"],
-        lambda result: [[label, *work.cells()] for label, work in result.work.items()])
+        lambda result: [[label, *work.cells()] for label, work in result.work.items()],
+    )
 
 
 PROCESSES = ("temporal", "api", "worker", "sandbox", "floor worker", "bench")
@@ -120,6 +146,7 @@ PROCESSES = ("temporal", "api", "worker", "sandbox", "floor worker", "bench")
 
 def _cpu_tables(results: list[BackendResult]) -> list[str]:
     """Where the CPU goes: milliseconds of each process per operation (workers catching up included)."""
+
     def rows(result: BackendResult) -> list[list[str]]:
         body = []
         for label, account in result.cpu.items():
@@ -129,8 +156,12 @@ def _cpu_tables(results: list[BackendResult]) -> list[str]:
                 body.append([f"{label} ({n:.0f})", *(f"{c:.1f}" for c in cells), f"{sum(cells):.1f}"])
         return body
 
-    return _per_backend(results, "CPU per operation, {name} (ms; Temporal is the dev server, bench is the load generator)",
-                        ["operation", *PROCESSES, "total"], rows)
+    return _per_backend(
+        results,
+        "CPU per operation, {name} (ms; Temporal is the dev server, bench is the load generator)",
+        ["operation", *PROCESSES, "total"],
+        rows,
+    )
 
 
 def _per_backend(results: list[BackendResult], title: str, header: list[str], rows) -> list[str]:

@@ -1,4 +1,5 @@
 """One benchmark run against one running stack: the floor first, then paysaga under the same load."""
+
 from __future__ import annotations
 
 import asyncio
@@ -15,8 +16,8 @@ from bench.machine import cpu_seconds, loaded_libraries, resident_mb
 from bench.paysaga import Paysaga
 from bench.stack import BenchStack
 from bench.work import TemporalWork, work_of
-from config.temporal import connect_temporal
 from config.settings import Settings
+from config.temporal import connect_temporal
 
 WARM_UP_SAGAS = 4
 PHASES = ("floor", "webhooks", "rates", "sagas", "burst", "memory")
@@ -24,20 +25,20 @@ PHASES = ("floor", "webhooks", "rates", "sagas", "burst", "memory")
 
 @dataclass
 class Options:
-    concurrency: int = 20          # requests in flight: raw signal-with-start vs webhooks
-    saga_concurrency: int = 10     # sagas in flight, and the floor's completed workflows
-    loop_seconds: float = 30.0     # each closed-loop comparison
-    floor_starts: int = 2000       # workflows started (then signalled) to time starts and signals
+    concurrency: int = 20  # requests in flight: raw signal-with-start vs webhooks
+    saga_concurrency: int = 10  # sagas in flight, and the floor's completed workflows
+    loop_seconds: float = 30.0  # each closed-loop comparison
+    floor_starts: int = 2000  # workflows started (then signalled) to time starts and signals
     rates: tuple[int, ...] = (50, 100, 200, 400)
-    rate_seconds: float = 30.0     # each fixed rate
-    saga_seconds: float = 60.0     # sustained end-to-end sagas
-    low_load_sagas: int = 30       # one at a time: checkout→ACTIVE at low load
-    burst: int = 2000              # duplicate webhooks in the burst
+    rate_seconds: float = 30.0  # each fixed rate
+    saga_seconds: float = 60.0  # sustained end-to-end sagas
+    low_load_sagas: int = 30  # one at a time: checkout→ACTIVE at low load
+    burst: int = 2000  # duplicate webhooks in the burst
     burst_concurrency: int = 50
-    open_workflows: int = 10_000   # open checkouts, and as many active subscriptions
-    open_concurrency: int = 50     # opening them (not measured for speed)
-    slices: int = 3                # the closed-loop comparison alternates floor and paysaga this many times
-    rate_slices: int = 1           # and each fixed rate this many times
+    open_workflows: int = 10_000  # open checkouts, and as many active subscriptions
+    open_concurrency: int = 50  # opening them (not measured for speed)
+    slices: int = 3  # the closed-loop comparison alternates floor and paysaga this many times
+    rate_slices: int = 1  # and each fixed rate this many times
     catch_up_limit: float = 120.0  # seconds to wait for workers to finish what a slice left them
     phases: tuple[str, ...] = PHASES
 
@@ -75,6 +76,7 @@ async def measure(running: BenchStack, options: Options) -> BackendResult:
     paysaga = Paysaga(config.api_url, config.sandbox_url, client, config.webhook_secret, settings.temporal_task_queue)
     result.api_libraries = loaded_libraries(running.pid("api"), ("uvloop", "httptools"))
     pids = {name: running.pid(name) for name in ("temporal", "api", "worker", "sandbox")}
+    assert running.floor_worker.process is not None  # started with the stack
     pids["floor worker"] = running.floor_worker.process.pid
     pids["bench"] = os.getpid()
     ctx = _Context(floor, paysaga, client, options, result, pids)
@@ -169,8 +171,10 @@ class _Context:
 
 
 def _summary(sample: Sample) -> str:
-    return (f"{sample.ok} ok, {sample.error_count} errors, {sample.rate:.1f}/s, "
-            f"p50 {sample.p50 * 1000:.1f} ms, p99 {sample.p99 * 1000:.1f} ms")
+    return (
+        f"{sample.ok} ok, {sample.error_count} errors, {sample.rate:.1f}/s, "
+        f"p50 {sample.p50 * 1000:.1f} ms, p99 {sample.p99 * 1000:.1f} ms"
+    )
 
 
 async def _floor(ctx: _Context) -> None:
@@ -185,8 +189,9 @@ async def _floor(ctx: _Context) -> None:
     ctx.caught_up("floor starts", await ctx.quiet("BenchFloor"))
     log(f"floor: whole workflows (signal-with-start → activity → end), {options.saga_concurrency} in flight")
     before = ctx.cpu()
-    result.floor["complete"] = await closed_loop(floor.complete, concurrency=options.saga_concurrency,
-                                                 duration=options.loop_seconds)
+    result.floor["complete"] = await closed_loop(
+        floor.complete, concurrency=options.saga_concurrency, duration=options.loop_seconds
+    )
     ctx.charge("floor workflow", before, result.floor["complete"].ok)
     if floor.last_completed:
         result.work["floor workflow"] = await work_of(ctx.client, [floor.last_completed])
@@ -198,7 +203,8 @@ async def _webhooks(ctx: _Context) -> None:
     c, seconds = options.concurrency, options.loop_seconds / options.slices
     log(f"raw signal-with-start vs webhooks, {c} in flight, {options.loop_seconds:.0f} s each")
     raw, webhook = await ctx.alternate(
-        "closed loop", lambda op: closed_loop(op, concurrency=c, duration=seconds), slices=options.slices)
+        "closed loop", lambda op: closed_loop(op, concurrency=c, duration=seconds), slices=options.slices
+    )
     ctx.result.webhooks.update(raw=raw, webhook=webhook)
 
 
@@ -208,7 +214,11 @@ async def _rates(ctx: _Context) -> None:
     for rate in options.rates:
         log(f"{rate}/s for {options.rate_seconds:.0f} s each: raw signal-with-start vs webhooks")
         raw, webhook = await ctx.alternate(
-            f"{rate}/s", lambda op: fixed_rate(op, rate=rate, duration=seconds), slices=options.rate_slices)
+            # awaited before the loop moves on
+            f"{rate}/s",
+            lambda op: fixed_rate(op, rate=rate, duration=seconds),  # noqa: B023
+            slices=options.rate_slices,
+        )
         ctx.result.rates.append((rate, raw, webhook))
 
 
@@ -219,8 +229,9 @@ async def _sagas(ctx: _Context) -> None:
     log(f"  {_summary(result.sagas['low'])}")
     log(f"sagas, {options.saga_concurrency} in flight, {options.saga_seconds:.0f} s")
     before = ctx.cpu()
-    result.sagas["sustained"] = await closed_loop(paysaga.saga, concurrency=options.saga_concurrency,
-                                                  duration=options.saga_seconds)
+    result.sagas["sustained"] = await closed_loop(
+        paysaga.saga, concurrency=options.saga_concurrency, duration=options.saga_seconds
+    )
     ctx.charge("saga", before, result.sagas["sustained"].ok)
     if paysaga.last_saga_workflows:
         result.work["saga"] = await work_of(ctx.client, paysaga.last_saga_workflows)
@@ -232,10 +243,15 @@ async def _burst(ctx: _Context) -> None:
     if paysaga.last_payment_id is None:
         await paysaga.saga(0)
     payment_id = paysaga.last_payment_id
-    log(f"burst: {options.burst} duplicate webhooks of payment {payment_id}, {options.burst_concurrency} in flight,"
-        " while new sagas run 2 at a time")
-    burst = asyncio.create_task(closed_loop(lambda i: paysaga.webhook(i, payment_id),
-                                            concurrency=options.burst_concurrency, count=options.burst))
+    log(
+        f"burst: {options.burst} duplicate webhooks of payment {payment_id}, {options.burst_concurrency} in flight,"
+        " while new sagas run 2 at a time"
+    )
+    burst = asyncio.create_task(
+        closed_loop(
+            lambda i: paysaga.webhook(i, payment_id), concurrency=options.burst_concurrency, count=options.burst
+        )
+    )
     parts: list[Sample] = []
 
     async def buyer() -> None:

@@ -1,4 +1,5 @@
 """The stack under test: the embedded stack (SQLite) or the same on PostgreSQL, plus the floor's worker."""
+
 from __future__ import annotations
 
 import asyncio
@@ -7,10 +8,10 @@ import os
 import re
 import secrets
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import asyncpg
 from sqlalchemy.engine import make_url
@@ -33,7 +34,9 @@ class BenchStack:
         return self.stack.config
 
     def pid(self, name: str) -> int:
-        return self.stack.processes[name].process.pid
+        process = self.stack.processes[name].process
+        assert process is not None, f"{name} was never started"
+        return process.pid
 
 
 async def _admin(statement: str) -> None:
@@ -47,8 +50,11 @@ async def _admin(statement: str) -> None:
 def _create_postgres_database() -> str:
     name = f"paysaga_bench_{secrets.token_hex(4)}"
     asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    return make_url(POSTGRES_ADMIN_URL).set(drivername="postgresql+asyncpg", database=name).render_as_string(
-        hide_password=False)
+    return (
+        make_url(POSTGRES_ADMIN_URL)
+        .set(drivername="postgresql+asyncpg", database=name)
+        .render_as_string(hide_password=False)
+    )
 
 
 def _drop_postgres_database(url: str) -> None:
@@ -69,17 +75,33 @@ def running(backend: str, var_dir: Path, env: dict[str, str] | None = None) -> I
     precompile()
     database_url = _create_postgres_database() if backend == "postgresql" else None
     config = StackConfig(
-        var_dir=var_dir, database_url=database_url,
-        temporal_port=free_port(), temporal_ui_port=None, temporal_db_file=var_dir / "temporal.db",
-        sandbox_port=free_port(), api_port=free_port(), worker_metrics_port=free_port(), env=env or {},
+        var_dir=var_dir,
+        database_url=database_url,
+        temporal_port=free_port(),
+        temporal_ui_port=None,
+        temporal_db_file=var_dir / "temporal.db",
+        sandbox_port=free_port(),
+        api_port=free_port(),
+        worker_metrics_port=free_port(),
+        env=env or {},
     )
     stack = Stack(config)
     ready_file = var_dir / "floor-worker.ready"
     ready_file.unlink(missing_ok=True)
     floor_worker = ManagedProcess(
         name="floor-worker",
-        argv=[sys.executable, "-m", "bench.floor", "--address", config.temporal_address, "--ready-file", str(ready_file)],
-        env=dict(os.environ), cwd=PROJECT_ROOT, log_path=var_dir / "logs" / "floor-worker.log",
+        argv=[
+            sys.executable,
+            "-m",
+            "bench.floor",
+            "--address",
+            config.temporal_address,
+            "--ready-file",
+            str(ready_file),
+        ],
+        env=dict(os.environ),
+        cwd=PROJECT_ROOT,
+        log_path=var_dir / "logs" / "floor-worker.log",
         ready=ready_file.exists,
     )
     try:

@@ -1,4 +1,5 @@
 """What one operation asks of the Temporal server, counted from the histories it left."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,9 +15,13 @@ class TemporalWork:
     activity_tasks: int = 0
     local_activities: int = 0
 
-    def __add__(self, other: "TemporalWork") -> "TemporalWork":
-        return TemporalWork(self.workflows + other.workflows, self.workflow_tasks + other.workflow_tasks,
-                            self.activity_tasks + other.activity_tasks, self.local_activities + other.local_activities)
+    def __add__(self, other: TemporalWork) -> TemporalWork:
+        return TemporalWork(
+            self.workflows + other.workflows,
+            self.workflow_tasks + other.workflow_tasks,
+            self.activity_tasks + other.activity_tasks,
+            self.local_activities + other.local_activities,
+        )
 
     def cells(self) -> list[str]:
         return [str(n) for n in (self.workflows, self.workflow_tasks, self.activity_tasks, self.local_activities)]
@@ -32,8 +37,10 @@ async def work_of(client: Client, workflow_ids: list[str]) -> TemporalWork:
                 tasks += 1
             elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
                 activities += 1
-            elif (event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
-                  and event.marker_recorded_event_attributes.marker_name == "core_local_activity"):
+            elif (
+                event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+                and event.marker_recorded_event_attributes.marker_name == "core_local_activity"
+            ):
                 local += 1
         total += TemporalWork(1, tasks, activities, local)
     return total

@@ -5,6 +5,7 @@ worker write; the key id travels in the payload's metadata, so after a rotation 
 listed in `PAYLOAD_DECRYPTION_KEYS`, still decrypts what it wrote. Without a key payloads stay
 as they are (and the process warns once).
 """
+
 from __future__ import annotations
 
 import base64
@@ -102,7 +103,9 @@ class AesGcmCodec(PayloadCodec):
         key_id = payload.metadata.get(KEY_ID_METADATA, b"").decode(errors="replace")
         cipher = self._ciphers.get(key_id)
         if cipher is None:
-            raise UndecodablePayload(f"payload encrypted with unknown key {key_id!r}: add it to PAYLOAD_DECRYPTION_KEYS")
+            raise UndecodablePayload(
+                f"payload encrypted with unknown key {key_id!r}: add it to PAYLOAD_DECRYPTION_KEYS"
+            )
         nonce, sealed = payload.data[:_NONCE_BYTES], payload.data[_NONCE_BYTES:]
         try:
             plain = cipher.decrypt(nonce, sealed, key_id.encode())

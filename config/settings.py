@@ -2,6 +2,7 @@
 
 Defaults serve the embedded stack; `APP_ENV=production` refuses unsafe values.
 """
+
 from __future__ import annotations
 
 import re
@@ -174,8 +175,14 @@ class Settings(BaseSettings):
         parse_duration(value)
         return value
 
-    @field_validator("renewal_reminder_lead", "event_retry_initial_interval", "event_retry_max_interval",
-                     "event_delivery_give_up_after", "event_sweep_interval", "event_delivery_idle")
+    @field_validator(
+        "renewal_reminder_lead",
+        "event_retry_initial_interval",
+        "event_retry_max_interval",
+        "event_delivery_give_up_after",
+        "event_sweep_interval",
+        "event_delivery_idle",
+    )
     @classmethod
     def _event_durations(cls, value: str) -> str:
         parse_duration(value)
@@ -272,25 +279,33 @@ class Settings(BaseSettings):
         if bool(self.temporal_tls_cert) != bool(self.temporal_tls_key):
             raise ConfigurationError("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together")
         if self.event_webhook_url_list and not self.event_webhook_secret:
-            raise ConfigurationError("EVENT_WEBHOOK_SECRET is required when EVENT_WEBHOOK_URLS is set and APP_ENV=production")
+            raise ConfigurationError(
+                "EVENT_WEBHOOK_SECRET is required when EVENT_WEBHOOK_URLS is set and APP_ENV=production"
+            )
         self._check_production_hardening()
 
     def _check_production_hardening(self) -> None:
         """Values that work, but are unsafe with real money and real users."""
         if self.mercadopago_webhook_secret == DEV_WEBHOOK_SECRET:
-            raise ConfigurationError("MERCADOPAGO_WEBHOOK_SECRET is the development default; set the application's secret signature")
+            raise ConfigurationError(
+                "MERCADOPAGO_WEBHOOK_SECRET is the development default; set the application's secret signature"
+            )
         if self.auth_jwt_secret == DEV_JWT_SECRET:
             raise ConfigurationError("AUTH_JWT_SECRET is the development default; set a secret of your own")
         if self.event_webhook_secret == DEV_EVENT_SECRET:
             raise ConfigurationError("EVENT_WEBHOOK_SECRET is the development default; set a secret of your own")
         if self.webhook_tolerance_seconds == 0:
-            raise ConfigurationError("WEBHOOK_TOLERANCE_SECONDS must be above 0 when APP_ENV=production (replays of old deliveries)")
+            raise ConfigurationError(
+                "WEBHOOK_TOLERANCE_SECONDS must be above 0 when APP_ENV=production (replays of old deliveries)"
+            )
         if self.mercadopago_api_base_url.rstrip("/") != MERCADOPAGO_API:
             raise ConfigurationError(f"MERCADOPAGO_API_BASE_URL must be {MERCADOPAGO_API} when APP_ENV=production")
         for origin in self.cors_origin_list + self.temporal_ui_origin_list:
             if origin == "*" or origin.startswith("http://"):
                 name = "CORS_ORIGINS" if origin in self.cors_origin_list else "TEMPORAL_UI_ORIGIN"
-                raise ConfigurationError(f"{name} must list https:// origins (no '*', no http://) when APP_ENV=production")
+                raise ConfigurationError(
+                    f"{name} must list https:// origins (no '*', no http://) when APP_ENV=production"
+                )
         if self.audit_retention_days < self.retention_days:
             raise ConfigurationError("AUDIT_RETENTION_DAYS must not be shorter than RETENTION_DAYS")
         self._check_production_exposure()
@@ -301,16 +316,21 @@ class Settings(BaseSettings):
         if problem:
             raise ConfigurationError(f"DATABASE_URL {problem} when APP_ENV=production")
         if not (self.temporal_api_key or self.temporal_tls) and not self.temporal_insecure_ok:
-            raise ConfigurationError("TEMPORAL_API_KEY or TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY is required when "
-                                     "APP_ENV=production (TEMPORAL_INSECURE_OK=1 accepts plaintext on purpose)")
+            raise ConfigurationError(
+                "TEMPORAL_API_KEY or TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY is required when "
+                "APP_ENV=production (TEMPORAL_INSECURE_OK=1 accepts plaintext on purpose)"
+            )
         if not self.payload_encryption_key:
-            raise ConfigurationError("PAYLOAD_ENCRYPTION_KEY is required when APP_ENV=production "
-                                     "(workflow payloads hold personal data)")
+            raise ConfigurationError(
+                "PAYLOAD_ENCRYPTION_KEY is required when APP_ENV=production (workflow payloads hold personal data)"
+            )
         if any(not url.startswith("https://") for url in self.event_webhook_url_list):
             raise ConfigurationError("EVENT_WEBHOOK_URLS must list https:// URLs when APP_ENV=production")
         if not PRODUCTION_ACCESS_TOKEN.fullmatch(self.mercadopago_access_token):
-            raise ConfigurationError("MERCADOPAGO_ACCESS_TOKEN does not look like a production token "
-                                     "(APP_USR-<app id>-<digits>-<hex>-<user id>)")
+            raise ConfigurationError(
+                "MERCADOPAGO_ACCESS_TOKEN does not look like a production token "
+                "(APP_USR-<app id>-<digits>-<hex>-<user id>)"
+            )
 
 
 def _database_url_problem(url: str) -> str | None:

@@ -1,4 +1,5 @@
 """One way to reach Temporal, shared by the API and the worker."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -40,7 +41,9 @@ def data_converter(settings: Settings) -> DataConverter:
     if codec is None:
         return pydantic_data_converter
     return dataclasses.replace(
-        pydantic_data_converter, payload_codec=codec, failure_converter_class=DefaultFailureConverterWithEncodedAttributes
+        pydantic_data_converter,
+        payload_codec=codec,
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )
 
 

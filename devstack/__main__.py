@@ -1,10 +1,12 @@
 """`python -m devstack`: run all of paysaga on this machine until Ctrl-C."""
+
 from __future__ import annotations
 
 import argparse
 import signal
 import sys
 import threading
+from datetime import UTC
 from pathlib import Path
 
 from config.settings import DEV_JWT_SECRET
@@ -37,10 +39,11 @@ def parse_args(argv: list[str]) -> StackConfig:
 
 
 def dev_token(user_id: int) -> str:
-    import jwt
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
-    expires = datetime.now(timezone.utc) + timedelta(hours=8)  # within AUTH_MAX_TOKEN_LIFETIME's default
+    import jwt
+
+    expires = datetime.now(UTC) + timedelta(hours=8)  # within AUTH_MAX_TOKEN_LIFETIME's default
     return jwt.encode({"sub": str(user_id), "exp": expires}, DEV_JWT_SECRET, algorithm="HS256")
 
 

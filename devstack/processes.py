@@ -1,4 +1,5 @@
 """Child processes with a log file each, a readiness check with a deadline, and a clean stop."""
+
 from __future__ import annotations
 
 import os
@@ -6,9 +7,9 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import httpx
 
@@ -39,6 +40,7 @@ def http_ready(url: str) -> Callable[[], bool]:
             return httpx.get(url, timeout=1.0).status_code < 500
         except httpx.HTTPError:
             return False
+
     return check
 
 
@@ -54,9 +56,14 @@ class ManagedProcess:
 
     def start(self, timeout: float = 60.0) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")
+        # no `with`: the child writes to it for its whole life
+        log = open(self.log_path, "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
-            self.argv, env=self.env, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT,
+            self.argv,
+            env=self.env,
+            cwd=self.cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C in the terminal reaches us, and we stop the children
         )
         log.close()
@@ -77,6 +84,7 @@ class ManagedProcess:
     def stop(self, timeout: float = 15.0) -> None:
         if not self.running:
             return
+        assert self.process is not None  # running
         os.killpg(self.process.pid, signal.SIGTERM)
         try:
             self.process.wait(timeout)
@@ -87,5 +95,6 @@ class ManagedProcess:
     def kill(self) -> None:
         """Crash it: no clean shutdown (fault tests)."""
         if self.running:
+            assert self.process is not None
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()

@@ -1,4 +1,5 @@
 """Start and stop the whole paysaga stack on one machine (the README's run command and the tests)."""
+
 from __future__ import annotations
 
 import os
@@ -53,8 +54,10 @@ class StackConfig:
 
     def ports(self) -> dict[str, int]:
         ports = {
-            "Temporal": self.temporal_port, "MercadoPago sandbox": self.sandbox_port,
-            "API": self.api_port, "worker metrics": self.worker_metrics_port,
+            "Temporal": self.temporal_port,
+            "MercadoPago sandbox": self.sandbox_port,
+            "API": self.api_port,
+            "worker metrics": self.worker_metrics_port,
         }
         if self.temporal_ui_port:
             ports["Temporal UI"] = self.temporal_ui_port
@@ -83,8 +86,11 @@ class Stack:
             "MERCADOPAGO_FAILURE_URL": return_url(c.api_url, "failure"),
             "MERCADOPAGO_PENDING_URL": return_url(c.api_url, "pending"),
             # the embedded Temporal UI may call the API's codec server from the browser
-            **({"TEMPORAL_UI_ORIGIN": f"{c.temporal_ui_url},http://localhost:{c.temporal_ui_port}"}
-               if c.temporal_ui_url else {}),
+            **(
+                {"TEMPORAL_UI_ORIGIN": f"{c.temporal_ui_url},http://localhost:{c.temporal_ui_port}"}
+                if c.temporal_ui_url
+                else {}
+            ),
             **({"DEV_ROUTES": "1"} if c.dev_routes else {}),
             **os.environ,
             "DATABASE_URL": c.database,
@@ -100,8 +106,12 @@ class Stack:
 
     def _process(self, name: str, argv: list[str], ready, env=None) -> ManagedProcess:
         return ManagedProcess(
-            name=name, argv=argv, env=env or self.app_env(), cwd=PROJECT_ROOT,
-            log_path=self.config.var_dir / "logs" / f"{name}.log", ready=ready,
+            name=name,
+            argv=argv,
+            env=env or self.app_env(),
+            cwd=PROJECT_ROOT,
+            log_path=self.config.var_dir / "logs" / f"{name}.log",
+            ready=ready,
         )
 
     def check_ports(self) -> None:
@@ -137,13 +147,28 @@ class Stack:
 
     def _temporal(self) -> ManagedProcess:
         c = self.config
-        argv = [temporal_binary(), "server", "start-dev", "--ip", HOST, "--port", str(c.temporal_port),
-                "--log-level", "warn", "--sqlite-pragma", "journal_mode=WAL", "--sqlite-pragma", "synchronous=NORMAL"]
+        argv = [
+            temporal_binary(),
+            "server",
+            "start-dev",
+            "--ip",
+            HOST,
+            "--port",
+            str(c.temporal_port),
+            "--log-level",
+            "warn",
+            "--sqlite-pragma",
+            "journal_mode=WAL",
+            "--sqlite-pragma",
+            "synchronous=NORMAL",
+        ]
         # The history service reads its queue of new tasks (a workflow task to dispatch) at most
         # 20 times a second by default: past a short burst every workflow task then waits up to
         # 50 ms before a worker can have it. One host, one shard: let it read as work arrives.
         argv += ["--dynamic-config-value", f"history.transferProcessorMaxPollRPS={TRANSFER_POLL_RPS}"]
-        argv += ["--ui-port", str(c.temporal_ui_port), "--ui-disable-news-fetch"] if c.temporal_ui_port else ["--headless"]
+        argv += (
+            ["--ui-port", str(c.temporal_ui_port), "--ui-disable-news-fetch"] if c.temporal_ui_port else ["--headless"]
+        )
         if c.temporal_db_file:
             argv += ["--db-filename", str(c.temporal_db_file)]
         if c.temporal_ui_port and self.app_env().get("PAYLOAD_ENCRYPTION_KEY"):
@@ -160,16 +185,36 @@ class Stack:
 
     def _sandbox(self) -> ManagedProcess:
         c = self.config
-        argv = [sys.executable, "-m", "sandbox", "--host", HOST, "--port", str(c.sandbox_port),
-                "--public-url", c.sandbox_url,
-                "--notification-url", f"{c.api_url}/api/webhooks/mercadopago",
-                "--webhook-secret", c.webhook_secret]
+        argv = [
+            sys.executable,
+            "-m",
+            "sandbox",
+            "--host",
+            HOST,
+            "--port",
+            str(c.sandbox_port),
+            "--public-url",
+            c.sandbox_url,
+            "--notification-url",
+            f"{c.api_url}/api/webhooks/mercadopago",
+            "--webhook-secret",
+            c.webhook_secret,
+        ]
         return self._process("sandbox", argv, http_ready(f"{c.sandbox_url}/healthz"))
 
     def _api(self) -> ManagedProcess:
         c = self.config
-        argv = [sys.executable, "-m", "uvicorn", "api.main:app", "--host", HOST, "--port", str(c.api_port),
-                "--no-access-log"]
+        argv = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.main:app",
+            "--host",
+            HOST,
+            "--port",
+            str(c.api_port),
+            "--no-access-log",
+        ]
         return self._process("api", argv, http_ready(f"{c.api_url}/healthz"))
 
     def _worker(self) -> ManagedProcess:

@@ -1,4 +1,5 @@
 """ISO-8601 durations (`P3D`, `PT20S`, `P1M`) and calendar arithmetic on them."""
+
 from __future__ import annotations
 
 import calendar

@@ -4,9 +4,10 @@ An event's natural key names the one state change it describes (a payment reachi
 subscription's version, a checkout expiring); recording the same change again finds the key
 taken and emits nothing, whatever retries or duplicate notifications happen.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -27,9 +28,9 @@ class EventType(StrEnum):
 
 
 class DeliveryStatus(StrEnum):
-    PENDING = "PENDING"      # not yet acknowledged by every endpoint (or waiting for one to exist)
+    PENDING = "PENDING"  # not yet acknowledged by every endpoint (or waiting for one to exist)
     DELIVERED = "DELIVERED"  # every endpoint answered 2xx
-    PARKED = "PARKED"        # gave up after the retry window; the user's later events wait behind it
+    PARKED = "PARKED"  # gave up after the retry window; the user's later events wait behind it
 
 
 # The payment statuses other systems hear about, and the event each one is.
@@ -61,7 +62,7 @@ def wire_time(moment: datetime | None) -> str | None:
     """ISO-8601 UTC with a `Z`, as the API renders times."""
     if moment is None:
         return None
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def wire_money(amount: Decimal | None) -> str | None:

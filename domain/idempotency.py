@@ -1,4 +1,5 @@
 """Deterministic idempotency keys: the same operation sends the same key on every retry."""
+
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,5 @@
 """The plan catalogue: what can be bought, at which price, for how long."""
+
 from __future__ import annotations
 
 import json

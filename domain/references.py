@@ -1,4 +1,5 @@
 """External references tie a MercadoPago payment to our checkout: PLAN-{plan}-USER-{user}-{8 hex}."""
+
 from __future__ import annotations
 
 import re

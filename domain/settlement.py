@@ -1,4 +1,5 @@
 """What to do with a payment read back from MercadoPago, given the plan it was for."""
+
 from __future__ import annotations
 
 from decimal import Decimal

@@ -1,4 +1,5 @@
 """Payment and checkout statuses, and the rule that status only moves forward."""
+
 from __future__ import annotations
 
 from enum import StrEnum

@@ -5,6 +5,7 @@ payment's approval and the end of the period before it, so back-to-back payments
 chain and a payment after a lapse starts afresh. Reversed payments (refund,
 charge-back) buy nothing; cancelling closes everything applied before it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -4,6 +4,7 @@ the sweep Schedule that starts them where a kick was lost.
 A kick only says "look at the outbox again", so kicking too often is harmless and a lost kick
 only delays delivery; no caller ever fails because of one.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -102,8 +103,9 @@ class EventKicker:
 
 def _sweep_schedule(settings: Settings) -> Schedule:
     return Schedule(
-        action=ScheduleActionStartWorkflow(EventSweepWorkflow.run, id=SWEEP_WORKFLOW_ID,
-                                           task_queue=settings.temporal_task_queue),
+        action=ScheduleActionStartWorkflow(
+            EventSweepWorkflow.run, id=SWEEP_WORKFLOW_ID, task_queue=settings.temporal_task_queue
+        ),
         spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=parse_duration(settings.event_sweep_interval))]),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
     )

@@ -6,6 +6,7 @@ The timestamp is signed with the body, so a captured delivery cannot be replayed
 tolerance; several `v1` values may appear (e.g. while a secret is rotated): one must match.
 Pure standard library, so a consumer can copy this file as it is.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -62,8 +63,14 @@ def parse(header: str | None) -> tuple[int, list[str]]:
     return timestamp, signatures
 
 
-def verify(secret: str | bytes | Iterable[str | bytes], body: str | bytes, header: str | None, *,
-           tolerance_seconds: int = DEFAULT_TOLERANCE_SECONDS, now: float | None = None) -> int:
+def verify(
+    secret: str | bytes | Iterable[str | bytes],
+    body: str | bytes,
+    header: str | None,
+    *,
+    tolerance_seconds: int = DEFAULT_TOLERANCE_SECONDS,
+    now: float | None = None,
+) -> int:
     """Check a delivery: returns its timestamp, or raises SignatureError saying why not.
 
     `body` must be the raw request body, byte for byte (not re-serialised JSON). `secret` may be
@@ -76,7 +83,8 @@ def verify(secret: str | bytes | Iterable[str | bytes], body: str | bytes, heade
         if abs(now - timestamp) > tolerance_seconds:
             raise SignatureError(
                 f"stale signature: signed at t={timestamp}, {int(abs(now - timestamp))}s from now "
-                f"(tolerance {tolerance_seconds}s)")
+                f"(tolerance {tolerance_seconds}s)"
+            )
     secrets = [secret] if isinstance(secret, (str, bytes)) else list(secret)
     if not secrets:
         raise SignatureError("no secret to verify with")

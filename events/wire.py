@@ -3,6 +3,7 @@
 The body is rendered from the stored event the same way on every attempt, so a redelivery
 carries the same bytes (and the same `id`) as the first one; only the signature's `t` changes.
 """
+
 from __future__ import annotations
 
 import json

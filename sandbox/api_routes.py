@@ -1,5 +1,6 @@
 """The MercadoPago REST subset the project calls through the official SDK. Bearer token required;
 `fail` knobs are consulted first so a test can make any of these calls fail or hang."""
+
 from __future__ import annotations
 
 import asyncio
@@ -45,8 +46,15 @@ async def injected_fault(request: Request, operation: str) -> None:
 async def create_preference(request: Request):
     await injected_fault(request, "create_preference")
     sb, body = sandbox(request), await json_body(request)
-    return idempotent_response(request, lambda: (201, sb.store.add_preference(
-        build_preference(body, sb.config.collector_id, sb.base_url(request), sb.config.site_id))))
+    return idempotent_response(
+        request,
+        lambda: (
+            201,
+            sb.store.add_preference(
+                build_preference(body, sb.config.collector_id, sb.base_url(request), sb.config.site_id)
+            ),
+        ),
+    )
 
 
 @router.get("/checkout/preferences/{pref_id}")

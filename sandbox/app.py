@@ -1,5 +1,6 @@
 """The sandbox's FastAPI app: MercadoPago's API subset, the buyer's checkout and the /sandbox
 controls over one in-memory state."""
+
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
@@ -23,8 +24,13 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
         yield
         await sandbox.notifier.aclose()
 
-    app = FastAPI(title="MercadoPago sandbox", lifespan=lifespan, docs_url="/sandbox/docs",
-                  openapi_url="/sandbox/openapi.json", redoc_url=None)
+    app = FastAPI(
+        title="MercadoPago sandbox",
+        lifespan=lifespan,
+        docs_url="/sandbox/docs",
+        openapi_url="/sandbox/openapi.json",
+        redoc_url=None,
+    )
     app.state.sandbox = sandbox  # tests and the embedded stack may reach the store directly
 
     # every error in MercadoPago's shape, as the SDK and the project's error handling expect

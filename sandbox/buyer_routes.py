@@ -1,5 +1,6 @@
 """Checkout Pro's buyer flow: the init_point page, then pay and go back to the seller's back_url
 with the query string MercadoPago appends."""
+
 from __future__ import annotations
 
 from urllib.parse import parse_qsl
@@ -46,12 +47,17 @@ async def pay(request: Request):
         return pref
     payment = sandbox(request).pay(request, pref["id"], outcome)
     values = {
-        "collection_id": str(payment["id"]), "collection_status": payment["status"],
-        "payment_id": str(payment["id"]), "status": payment["status"],
+        "collection_id": str(payment["id"]),
+        "collection_status": payment["status"],
+        "payment_id": str(payment["id"]),
+        "status": payment["status"],
         "external_reference": payment["external_reference"] or "null",
-        "payment_type": payment["payment_type_id"], "merchant_order_id": payment["order"]["id"],
-        "preference_id": pref["id"], "site_id": sandbox(request).config.site_id,
-        "processing_mode": "aggregator", "merchant_account_id": "null",
+        "payment_type": payment["payment_type_id"],
+        "merchant_order_id": payment["order"]["id"],
+        "preference_id": pref["id"],
+        "site_id": sandbox(request).config.site_id,
+        "processing_mode": "aggregator",
+        "merchant_account_id": "null",
     }
     back_url = (pref.get("back_urls") or {}).get(_BACK_URL[outcome])
     if not back_url:

@@ -1,4 +1,5 @@
 """What a sandbox instance is told at start: who it is (collector, token) and where it delivers."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,5 +1,6 @@
 """Test and demo controls under /sandbox (no auth): pay without a browser, move payments the way
 MercadoPago would, (re)notify, read the delivery log, and turn the fault knobs."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
@@ -29,10 +30,21 @@ async def create_payment(request: Request):
     amount = None if body.get("amount") is None else to_amount(body["amount"], "amount", strings=True)
     if amount is not None and amount <= 0:
         raise bad_request("amount must be positive")
-    return idempotent_response(request, lambda: (201, sb.pay(
-        request, str(body["preference_id"]), body.get("status", "approved"),
-        status_detail=body.get("status_detail"), amount=amount, currency=body.get("currency"),
-        notify=body.get("notify", True) is not False)))
+    return idempotent_response(
+        request,
+        lambda: (
+            201,
+            sb.pay(
+                request,
+                str(body["preference_id"]),
+                body.get("status", "approved"),
+                status_detail=body.get("status_detail"),
+                amount=amount,
+                currency=body.get("currency"),
+                notify=body.get("notify", True) is not False,
+            ),
+        ),
+    )
 
 
 @router.post("/payments/{payment_id}/status")
@@ -91,8 +103,9 @@ async def seed_payments(request: Request):
         raise bad_request("count must be an integer 1..20000")
     if isinstance(spread, bool) or not isinstance(spread, (int, float)) or not 0 <= spread <= 24 * 30:
         raise bad_request("spread_hours must be a number 0..720")
-    ids = sb.store.seed_payments(count, str(body.get("status", "approved")), float(spread),
-                                 body.get("external_reference"))
+    ids = sb.store.seed_payments(
+        count, str(body.get("status", "approved")), float(spread), body.get("external_reference")
+    )
     return MPJSONResponse({"ids": ids}, status_code=201)
 
 

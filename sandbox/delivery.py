@@ -1,5 +1,6 @@
 """Delivers notifications the way MercadoPago does: signed webhooks (plus legacy IPNs when asked)
 POSTed in the background, retried on failure, every attempt recorded for tests to inspect."""
+
 from __future__ import annotations
 
 import asyncio
@@ -27,8 +28,9 @@ ATTEMPT_TIMEOUT_S = 22.0
 @dataclass(frozen=True)
 class Notice:
     """One notification to deliver; retries resend the same body with fresh headers."""
-    kind: str                 # "webhook" | "ipn"
-    topic: str                # "payment" | "merchant_order"
+
+    kind: str  # "webhook" | "ipn"
+    topic: str  # "payment" | "merchant_order"
     payment_id: int
     url: str
     body: bytes
@@ -64,8 +66,9 @@ class Notifier:
             await self._client.aclose()
             self._client = None
 
-    def payment_event(self, payment_id: int, actions: list[str], base_url: str, *,
-                      plain: bool = False) -> asyncio.Task | None:
+    def payment_event(
+        self, payment_id: int, actions: list[str], base_url: str, *, plain: bool = False
+    ) -> asyncio.Task | None:
         """Schedule what MercadoPago would send for these payment actions, honouring the knobs.
         `plain`: just one signed webhook per action, now (every knob but retry_delays_ms ignored).
         Must be called on the server's event loop; never waits for the receiver."""
@@ -104,13 +107,26 @@ class Notifier:
 
     def _webhook(self, url: str, payment_id: int, action: str) -> Notice:
         notification_id = self._store.new_notification_id()
-        body = {"action": action, "api_version": "v1", "data": {"id": str(payment_id)},
-                "date_created": now_utc_z(), "id": notification_id, "live_mode": False,
-                "type": "payment", "user_id": str(self._config.collector_id)}
-        return Notice("webhook", "payment", payment_id,
-                      with_query(url, [("data.id", str(payment_id)), ("type", "payment")]),
-                      json.dumps(body, separators=(",", ":")).encode(), action=action,
-                      data_id=str(payment_id), notification_id=notification_id)
+        body = {
+            "action": action,
+            "api_version": "v1",
+            "data": {"id": str(payment_id)},
+            "date_created": now_utc_z(),
+            "id": notification_id,
+            "live_mode": False,
+            "type": "payment",
+            "user_id": str(self._config.collector_id),
+        }
+        return Notice(
+            "webhook",
+            "payment",
+            payment_id,
+            with_query(url, [("data.id", str(payment_id)), ("type", "payment")]),
+            json.dumps(body, separators=(",", ":")).encode(),
+            action=action,
+            data_id=str(payment_id),
+            notification_id=notification_id,
+        )
 
     def _ipn(self, url: str, payment_id: int, topic: str, base_url: str) -> Notice:
         if topic == "merchant_order":
@@ -118,8 +134,13 @@ class Notifier:
         else:
             resource_id, path = str(payment_id), "v1/payments"
         body = {"resource": f"{base_url}/{path}/{resource_id}", "topic": topic}
-        return Notice("ipn", topic, payment_id, with_query(url, [("topic", topic), ("id", resource_id)]),
-                      json.dumps(body, separators=(",", ":")).encode())
+        return Notice(
+            "ipn",
+            topic,
+            payment_id,
+            with_query(url, [("topic", topic), ("id", resource_id)]),
+            json.dumps(body, separators=(",", ":")).encode(),
+        )
 
     # -- how it is sent -----------------------------------------------------------------------
     def _spawn(self, coro) -> asyncio.Task:
@@ -145,12 +166,16 @@ class Notifier:
 
     async def _attempt(self, notice: Notice, attempt: int) -> bool:
         request_id = str(uuid.uuid4())
-        headers = {"Content-Type": "application/json", "X-Retry": str(attempt - 1),
-                   "X-Socket-Timeout": str(int(ATTEMPT_TIMEOUT_S * 1000))}
+        headers = {
+            "Content-Type": "application/json",
+            "X-Retry": str(attempt - 1),
+            "X-Socket-Timeout": str(int(ATTEMPT_TIMEOUT_S * 1000)),
+        }
         if notice.kind == "webhook":
             headers["x-request-id"] = request_id
             headers["x-signature"] = signature_header(
-                self._config.webhook_secret, notice.data_id, request_id, int(time.time() * 1000))
+                self._config.webhook_secret, notice.data_id, request_id, int(time.time() * 1000)
+            )
         status_code, error = None, None
         try:
             if self._client is None:
@@ -159,13 +184,29 @@ class Notifier:
             status_code = response.status_code
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"
-        self._store.record_delivery({
-            "payment_id": notice.payment_id, "kind": notice.kind, "topic": notice.topic,
-            "action": notice.action, "url": notice.url, "status_code": status_code, "attempt": attempt,
-            "at": now_utc_z("milliseconds"), "request_id": request_id if notice.kind == "webhook" else None,
-            "notification_id": notice.notification_id, "error": error,
-        })
+        self._store.record_delivery(
+            {
+                "payment_id": notice.payment_id,
+                "kind": notice.kind,
+                "topic": notice.topic,
+                "action": notice.action,
+                "url": notice.url,
+                "status_code": status_code,
+                "attempt": attempt,
+                "at": now_utc_z("milliseconds"),
+                "request_id": request_id if notice.kind == "webhook" else None,
+                "notification_id": notice.notification_id,
+                "error": error,
+            }
+        )
         ok = status_code is not None and 200 <= status_code < 300
-        log.log(logging.INFO if ok else logging.WARNING, "%s %s -> %s (attempt %d): %s", notice.kind,
-                notice.action or notice.topic, notice.url, attempt, status_code or error)
+        log.log(
+            logging.INFO if ok else logging.WARNING,
+            "%s %s -> %s (attempt %d): %s",
+            notice.kind,
+            notice.action or notice.topic,
+            notice.url,
+            attempt,
+            status_code or error,
+        )
         return ok

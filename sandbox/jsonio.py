@@ -1,5 +1,6 @@
 """JSON in and out without floats: amounts are Decimal inside the sandbox and plain JSON numbers
 on the wire, written digit for digit (19.99 stays 19.99, never 19.990000000000002)."""
+
 from __future__ import annotations
 
 import json

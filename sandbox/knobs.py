@@ -1,5 +1,6 @@
 """Knobs that make the sandbox misbehave the ways MercadoPago does: duplicate, late, missing,
 reordered and legacy (IPN) notifications, and API calls that fail or hang."""
+
 from __future__ import annotations
 
 import copy
@@ -14,7 +15,7 @@ OPERATIONS = frozenset({"create_preference", "get_preference", "get_payment", "s
 @dataclass
 class Fault:
     status: int | None = 500  # None: only delay, then answer normally
-    count: int = 1            # -1: until changed
+    count: int = 1  # -1: until changed
     delay_ms: int = 0
 
 

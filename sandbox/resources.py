@@ -1,9 +1,10 @@
 """MercadoPago's objects as the API shows them: preferences, payments, refunds, merchant orders,
 errors and dates. Pure functions over dicts; the store decides when they are called."""
+
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -46,7 +47,7 @@ def now_mp() -> str:
 
 def now_utc_z(timespec: str = "seconds") -> str:
     """Webhook bodies carry UTC dates ending in Z."""
-    return datetime.now(timezone.utc).isoformat(timespec=timespec).replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
 def parse_date(text: str) -> datetime:
@@ -94,12 +95,18 @@ def build_preference(body: Any, collector_id: int, public_url: str, site_id: str
             raise bad_request(f"items[{i}].unit_price must be positive", "invalid_items")
         currency = item.get("currency_id") or "ARS"
         currencies.add(currency)
-        out_items.append({
-            "id": str(item.get("id", "")), "title": str(item.get("title", "")),
-            "description": str(item.get("description", "")), "category_id": item.get("category_id", ""),
-            "picture_url": item.get("picture_url", ""), "currency_id": currency,
-            "quantity": _quantity(item.get("quantity", 1), i), "unit_price": price,
-        })
+        out_items.append(
+            {
+                "id": str(item.get("id", "")),
+                "title": str(item.get("title", "")),
+                "description": str(item.get("description", "")),
+                "category_id": item.get("category_id", ""),
+                "picture_url": item.get("picture_url", ""),
+                "currency_id": currency,
+                "quantity": _quantity(item.get("quantity", 1), i),
+                "unit_price": price,
+            }
+        )
     if len(currencies) > 1:
         raise bad_request("currency_id must be the same for all items", "invalid_items")
     back_urls = body.get("back_urls") or {}
@@ -142,7 +149,7 @@ def preference_total(pref: dict) -> Decimal:
 
 def preference_expired(pref: dict) -> bool:
     end = pref.get("expiration_date_to")
-    return bool(pref.get("expires") and end and parse_date(end) < datetime.now(timezone.utc))
+    return bool(pref.get("expires") and end and parse_date(end) < datetime.now(UTC))
 
 
 def _payer(pref: dict, payment_id: int) -> dict:
@@ -157,8 +164,9 @@ def _payer(pref: dict, payment_id: int) -> dict:
     }
 
 
-def build_payment(pref: dict, payment_id: int, order_id: str, status: str, status_detail: str | None,
-                  amount: Decimal, currency: str) -> dict:
+def build_payment(
+    pref: dict, payment_id: int, order_id: str, status: str, status_detail: str | None, amount: Decimal, currency: str
+) -> dict:
     stamp = now_mp()
     return {
         "id": payment_id,
@@ -168,8 +176,12 @@ def build_payment(pref: dict, payment_id: int, order_id: str, status: str, statu
         "description": pref["items"][0]["title"],
         "transaction_amount": amount,
         "transaction_amount_refunded": Decimal(0),
-        "transaction_details": {"net_received_amount": amount, "total_paid_amount": amount,
-                                "installment_amount": amount, "overpaid_amount": Decimal(0)},
+        "transaction_details": {
+            "net_received_amount": amount,
+            "total_paid_amount": amount,
+            "installment_amount": amount,
+            "overpaid_amount": Decimal(0),
+        },
         "currency_id": currency,
         "installments": 1,
         "payment_method_id": "master",
@@ -232,8 +244,10 @@ def apply_refund(payment: dict, refund: dict) -> None:
 
 def build_merchant_order(order_id: str, pref: dict, payments: list[dict]) -> dict:
     total = preference_total(pref)
-    paid = sum((p["transaction_amount"] - p["transaction_amount_refunded"]
-                for p in payments if p["status"] == "approved"), Decimal(0))
+    paid = sum(
+        (p["transaction_amount"] - p["transaction_amount_refunded"] for p in payments if p["status"] == "approved"),
+        Decimal(0),
+    )
     return {
         "id": int(order_id),
         "status": "closed" if paid >= total else "opened",
@@ -244,9 +258,16 @@ def build_merchant_order(order_id: str, pref: dict, payments: list[dict]) -> dic
         "total_amount": total,
         "paid_amount": paid,
         "items": pref["items"],
-        "payments": [{"id": p["id"], "status": p["status"], "status_detail": p["status_detail"],
-                      "transaction_amount": p["transaction_amount"], "currency_id": p["currency_id"]}
-                     for p in payments],
+        "payments": [
+            {
+                "id": p["id"],
+                "status": p["status"],
+                "status_detail": p["status_detail"],
+                "transaction_amount": p["transaction_amount"],
+                "currency_id": p["currency_id"],
+            }
+            for p in payments
+        ],
         "site_id": "MLA",
         "date_created": pref["date_created"],
         "last_updated": max((p["date_last_updated"] for p in payments), default=pref["date_created"]),

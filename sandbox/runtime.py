@@ -1,11 +1,13 @@
 """What every route shares: the running sandbox (config, store, knobs, notifier) and the few
 steps more than one route takes (reading JSON, idempotent answers, paying a preference)."""
+
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from fastapi import Request
 
@@ -34,8 +36,17 @@ class Sandbox:
     def base_url(self, request: Request) -> str:
         return (self.config.public_url or str(request.base_url)).rstrip("/")
 
-    def pay(self, request: Request, pref_id: str, status: str, *, status_detail: str | None = None,
-            amount: Decimal | None = None, currency: str | None = None, notify: bool = True) -> dict:
+    def pay(
+        self,
+        request: Request,
+        pref_id: str,
+        status: str,
+        *,
+        status_detail: str | None = None,
+        amount: Decimal | None = None,
+        currency: str | None = None,
+        notify: bool = True,
+    ) -> dict:
         """A buyer paid: the payment exists, then its `payment.created` goes out in the background."""
         payment = self.store.create_payment(pref_id, status, status_detail, amount, currency)
         if notify:
@@ -61,5 +72,6 @@ async def json_body(request: Request, empty: Any = None) -> Any:
 def idempotent_response(request: Request, produce: Callable[[], tuple[int, Any]]) -> MPJSONResponse:
     """Same X-Idempotency-Key on the same route: the first answer again, nothing created twice."""
     status, body = sandbox(request).store.idempotent(
-        f"{request.method} {request.url.path}", request.headers.get("x-idempotency-key"), produce)
+        f"{request.method} {request.url.path}", request.headers.get("x-idempotency-key"), produce
+    )
     return MPJSONResponse(body, status_code=status)

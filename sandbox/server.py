@@ -1,5 +1,6 @@
 """Run the sandbox with uvicorn on a background thread, for tests and the embedded stack.
 The socket is bound before the app is built, so a free port (0) still yields a known public URL."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -15,8 +16,9 @@ from .config import SandboxConfig
 
 
 class SandboxServer:
-    def __init__(self, config: SandboxConfig | None = None, host: str = "127.0.0.1", port: int = 0,
-                 log_level: str = "warning") -> None:
+    def __init__(
+        self, config: SandboxConfig | None = None, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning"
+    ) -> None:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, port))
@@ -25,10 +27,11 @@ class SandboxServer:
         self.config = config if config.public_url else dataclasses.replace(config, public_url=self.url)
         self.app: FastAPI = create_app(self.config)
         self._server = uvicorn.Server(uvicorn.Config(self.app, log_level=log_level, lifespan="on"))
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]},
-                                        name="mercadopago-sandbox", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._sock]}, name="mercadopago-sandbox", daemon=True
+        )
 
-    def start(self, timeout: float = 10.0) -> "SandboxServer":
+    def start(self, timeout: float = 10.0) -> SandboxServer:
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self._server.started:
@@ -42,7 +45,7 @@ class SandboxServer:
         self._thread.join(timeout)
         self._sock.close()
 
-    def __enter__(self) -> "SandboxServer":
+    def __enter__(self) -> SandboxServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

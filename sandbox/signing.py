@@ -1,4 +1,5 @@
 """x-signature exactly as MercadoPago computes it, so receivers can use the official validator."""
+
 from __future__ import annotations
 
 import hashlib

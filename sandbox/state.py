@@ -1,6 +1,7 @@
 """The sandbox's memory: preferences, payments, refunds, merchant orders, idempotency keys and the
 log of delivery attempts. One re-entrant lock makes every operation atomic, whether it is called
 from the server's event loop or from a test's thread; callers get copies, never live records."""
+
 from __future__ import annotations
 
 import copy
@@ -8,9 +9,10 @@ import itertools
 import random
 import re
 import threading
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from . import resources as mp
 from .resources import MPError
@@ -23,8 +25,9 @@ def _ids(low: int, high: int) -> Callable[[], int]:
 
 
 def _not_found(what: str) -> MPError:
-    return MPError(404, "not_found", f"{what} not found",
-                   [{"code": 2000, "description": f"{what} not found", "data": None}])
+    return MPError(
+        404, "not_found", f"{what} not found", [{"code": 2000, "description": f"{what} not found", "data": None}]
+    )
 
 
 _RELATIVE = re.compile(r"^NOW(?:-(\d+)(MINUTES?|HOURS?|DAYS?|WEEKS?|MONTHS?))?$", re.IGNORECASE)
@@ -36,7 +39,7 @@ def _search_date(text: str) -> datetime:
     match = _RELATIVE.match(text.strip())
     if match:
         days = int(match.group(1) or 0) * _UNIT_DAYS[(match.group(2) or "DAY").upper().rstrip("S")]
-        return datetime.now(timezone.utc) - timedelta(days=days)
+        return datetime.now(UTC) - timedelta(days=days)
     try:
         return mp.parse_date(text)
     except ValueError:
@@ -87,8 +90,14 @@ class Store:
             return copy.deepcopy(self._preferences[pref_id])
 
     # -- payments -----------------------------------------------------------------------------
-    def create_payment(self, pref_id: str, status: str, status_detail: str | None = None,
-                       amount: Decimal | None = None, currency: str | None = None) -> dict:
+    def create_payment(
+        self,
+        pref_id: str,
+        status: str,
+        status_detail: str | None = None,
+        amount: Decimal | None = None,
+        currency: str | None = None,
+    ) -> dict:
         """A buyer paid a preference (Checkout Pro groups a preference's payments in one merchant order)."""
         if status not in mp.PAYMENT_STATUSES:
             raise mp.bad_request(f"unknown status {status}")
@@ -101,9 +110,14 @@ class Store:
                 order_id = self._preference_order[pref_id] = str(self._new_order_id())
                 self._order_preference[order_id] = pref_id
             payment = mp.build_payment(
-                pref, self._new_payment_id(), order_id, status, status_detail,
+                pref,
+                self._new_payment_id(),
+                order_id,
+                status,
+                status_detail,
                 mp.preference_total(pref) if amount is None else amount,
-                currency or pref["items"][0]["currency_id"])
+                currency or pref["items"][0]["currency_id"],
+            )
             self._payments[payment["id"]] = payment
             self._payment_preference[payment["id"]] = pref_id
             return copy.deepcopy(payment)
@@ -113,8 +127,10 @@ class Store:
         (oldest first), no notification sent."""
         if status not in mp.PAYMENT_STATUSES:
             raise mp.bad_request(f"unknown status {status}")
-        body = {"items": [{"title": "Seeded payment", "quantity": 1, "unit_price": 10, "currency_id": "ARS"}],
-                "external_reference": external_reference or ""}
+        body = {
+            "items": [{"title": "Seeded payment", "quantity": 1, "unit_price": 10, "currency_id": "ARS"}],
+            "external_reference": external_reference or "",
+        }
         pref = mp.build_preference(body, 0, "http://sandbox.invalid", "MLA")
         now = datetime.now(mp.MP_TZ)
         step = timedelta(hours=spread_hours) / count
@@ -178,22 +194,26 @@ class Store:
             raise mp.bad_request(f"invalid range {date_field}")
         for bound, keep in (("begin_date", lambda d, b: d >= b), ("end_date", lambda d, b: d <= b)):
             if params.get(bound):
-                limit = _search_date(params[bound])
-                found = [p for p in found if p.get(date_field) and keep(mp.parse_date(p[date_field]), limit)]
+                moment = _search_date(params[bound])
+                found = [p for p in found if p.get(date_field) and keep(mp.parse_date(p[date_field]), moment)]
         sort = params.get("sort") or "date_created"
         if sort not in ("id", "date_created", "date_approved", "date_last_updated", "money_release_date"):
             raise mp.bad_request(f"invalid sort {sort}")
         # ids increase with creation, so they break ties between equal timestamps
-        found.sort(key=lambda p: (p.get(sort) or "", p["id"]) if sort != "id" else p["id"],
-                   reverse=(params.get("criteria") or "desc").lower() == "desc")
+        found.sort(
+            key=lambda p: (p.get(sort) or "", p["id"]) if sort != "id" else p["id"],
+            reverse=(params.get("criteria") or "desc").lower() == "desc",
+        )
         try:
             limit, offset = int(params.get("limit") or 30), int(params.get("offset") or 0)
         except ValueError:
             raise mp.bad_request("limit and offset must be integers") from None
         if not (0 < limit <= 1000) or offset < 0:
             raise mp.bad_request("limit must be 1..1000 and offset >= 0")
-        return {"paging": {"total": len(found), "limit": limit, "offset": offset},
-                "results": found[offset:offset + limit]}
+        return {
+            "paging": {"total": len(found), "limit": limit, "offset": offset},
+            "results": found[offset : offset + limit],
+        }
 
     # -- refunds ------------------------------------------------------------------------------
     def refund(self, payment_id: int | str, amount: Decimal | None) -> dict:
@@ -233,5 +253,8 @@ class Store:
 
     def deliveries(self, payment_id: int | None = None, kind: str | None = None) -> list[dict]:
         with self._lock:
-            return [dict(d) for d in self._deliveries
-                    if (payment_id is None or d["payment_id"] == payment_id) and (kind is None or d["kind"] == kind)]
+            return [
+                dict(d)
+                for d in self._deliveries
+                if (payment_id is None or d["payment_id"] == payment_id) and (kind is None or d["kind"] == kind)
+            ]

@@ -5,6 +5,7 @@ PAYMENT_PENDING and REJECTED may alternate: a rejected buyer may retry, and a pe
 be rejected. An expired checkout still completes when its payment turns up late (it is applied
 all the same); a completed one never expires, and either may end up REFUNDED.
 """
+
 from __future__ import annotations
 
 from domain.statuses import CheckoutStatus

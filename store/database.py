@@ -4,6 +4,7 @@ A database that cannot be reached surfaces as `DatabaseUnavailable` (or an error
 `is_database_unavailable` is true) within the configured bounds, never as a hang: callers
 answer "retry later" instead of waiting on a dead peer.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -43,8 +44,14 @@ def create_engine(database_url: str, timeouts: DatabaseTimeouts = DatabaseTimeou
         connect_args["timeout"] = timeouts.connect_seconds
     if timeouts.command_seconds is not None:
         connect_args["command_timeout"] = timeouts.command_seconds
-    engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True,
-                                 pool_timeout=timeouts.pool_seconds, connect_args=connect_args)
+    engine = create_async_engine(
+        url,
+        pool_size=10,
+        max_overflow=20,
+        pool_pre_ping=True,
+        pool_timeout=timeouts.pool_seconds,
+        connect_args=connect_args,
+    )
     event.listen(engine.sync_engine, "do_connect", _connect_or_unavailable)
     event.listen(engine.sync_engine, "handle_error", _command_timeout_is_unavailable)
     return engine

@@ -5,6 +5,7 @@ payment reaching approved/refunded/charged-back, a checkout becoming EXPIRED, an
 subscription change a SubscriptionWorkflow names. Each returns the user to kick, or None when
 nothing was emitted (no change, a repeat, or a payment that belongs to no user of ours).
 """
+
 from __future__ import annotations
 
 import logging
@@ -30,8 +31,9 @@ from workflows.messages import SubscriptionRecord
 log = logging.getLogger("paysaga.events")
 
 
-async def payment_status_changed(session: AsyncSession, row: PaymentRow, previous: PaymentStatus | None,
-                                 now: datetime) -> int | None:
+async def payment_status_changed(
+    session: AsyncSession, row: PaymentRow, previous: PaymentStatus | None, now: datetime
+) -> int | None:
     status = PaymentStatus(row.status)
     event = PAYMENT_EVENTS.get(status)
     if event is None or status == previous or row.user_id is None:
@@ -48,13 +50,20 @@ async def payment_status_changed(session: AsyncSession, row: PaymentRow, previou
         "externalReference": row.external_reference,
         "approvedAt": wire_time(row.approved_at),
     }
-    emitted = await record_event(session, key=payment_event_key(event, row.mercadopago_payment_id), type=event,
-                                 user_id=row.user_id, occurred_at=now, data=data)
+    emitted = await record_event(
+        session,
+        key=payment_event_key(event, row.mercadopago_payment_id),
+        type=event,
+        user_id=row.user_id,
+        occurred_at=now,
+        data=data,
+    )
     return row.user_id if emitted is not None else None
 
 
-async def checkout_status_changed(session: AsyncSession, row: CheckoutRow, previous: CheckoutStatus | None,
-                                  now: datetime) -> int | None:
+async def checkout_status_changed(
+    session: AsyncSession, row: CheckoutRow, previous: CheckoutStatus | None, now: datetime
+) -> int | None:
     if row.status != CheckoutStatus.EXPIRED.value or previous == CheckoutStatus.EXPIRED:
         return None
     data = {
@@ -68,13 +77,15 @@ async def checkout_status_changed(session: AsyncSession, row: CheckoutRow, previ
         "createdAt": wire_time(row.created_at),
     }
     key = checkout_event_key(EventType.CHECKOUT_EXPIRED, row.checkout_id)
-    emitted = await record_event(session, key=key, type=EventType.CHECKOUT_EXPIRED, user_id=row.user_id,
-                                 occurred_at=now, data=data)
+    emitted = await record_event(
+        session, key=key, type=EventType.CHECKOUT_EXPIRED, user_id=row.user_id, occurred_at=now, data=data
+    )
     return row.user_id if emitted is not None else None
 
 
-async def subscription_changed(session: AsyncSession, record: SubscriptionRecord, subscription_id: int,
-                               now: datetime) -> int | None:
+async def subscription_changed(
+    session: AsyncSession, record: SubscriptionRecord, subscription_id: int, now: datetime
+) -> int | None:
     """Only for a write that was applied (not a stale or retried version)."""
     if record.event is None:
         return None

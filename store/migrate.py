@@ -3,6 +3,7 @@
 The Alembic environment runs its own event loop (`asyncio.run`), so it always runs here in a
 thread of its own: callable from plain scripts and from inside a running asyncio program.
 """
+
 from __future__ import annotations
 
 import asyncio

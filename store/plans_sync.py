@@ -3,6 +3,7 @@
 Idempotent and safe when the API and the worker start together. Plans that left the catalogue
 stay in the table: old payments and subscriptions still name them.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import or_
@@ -22,15 +23,24 @@ async def sync_plans(session_factory: async_sessionmaker[AsyncSession], plans: d
     async with session_factory() as session, session.begin():
         # ascending ids: concurrent syncs lock rows in one order and never deadlock
         rows = [
-            {"id": plan.id, "code": plan.code, "name": plan.name, "price": plan.price,
-             "currency": plan.currency, "billing_cycle": plan.billing_cycle, "updated_at": now}
+            {
+                "id": plan.id,
+                "code": plan.code,
+                "name": plan.name,
+                "price": plan.price,
+                "currency": plan.currency,
+                "billing_cycle": plan.billing_cycle,
+                "updated_at": now,
+            }
             for plan in sorted(plans.values(), key=lambda plan: plan.id)
         ]
         statement = dialect_insert(session, PlanRow).values(rows)
         excluded = statement.excluded
-        await session.execute(statement.on_conflict_do_update(
-            index_elements=["id"],
-            set_={field: excluded[field] for field in (*_CATALOGUE_FIELDS, "updated_at")},
-            # an unchanged plan keeps its updated_at
-            where=or_(*(getattr(PlanRow, field) != excluded[field] for field in _CATALOGUE_FIELDS)),
-        ))
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["id"],
+                set_={field: excluded[field] for field in (*_CATALOGUE_FIELDS, "updated_at")},
+                # an unchanged plan keeps its updated_at
+                where=or_(*(getattr(PlanRow, field) != excluded[field] for field in _CATALOGUE_FIELDS)),
+            )
+        )

@@ -3,6 +3,7 @@ does (plans, checkout, MercadoPago's buyer page, the return page, live status, c
 
 Static files only, no build step; the API serves them at `/storefront/` outside production.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

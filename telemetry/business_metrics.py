@@ -6,9 +6,10 @@ status that actually changed in the read model), so activity retries do not doub
 Known label values are created at zero: a series that appears at its first increment hides
 that increment from rate() and from alerts.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -17,39 +18,51 @@ from domain.statuses import PaymentStatus
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 PAYMENTS = Counter(
-    "paysaga_payments", "Payments reaching a status in the read model (every forward move counts once)",
-    ["status"], registry=REGISTRY,
+    "paysaga_payments",
+    "Payments reaching a status in the read model (every forward move counts once)",
+    ["status"],
+    registry=REGISTRY,
 )
 ACTIVATIONS = Counter("paysaga_subscription_activations", "Subscriptions activated by a payment", registry=REGISTRY)
 EXTENSIONS = Counter("paysaga_subscription_extensions", "Active subscriptions extended by a payment", registry=REGISTRY)
 EXPIRATIONS = Counter("paysaga_subscription_expirations", "Subscriptions whose paid time ran out", registry=REGISTRY)
-CANCELLATIONS = Counter("paysaga_subscription_cancellations", "Subscriptions cancelled by their user", registry=REGISTRY)
+CANCELLATIONS = Counter(
+    "paysaga_subscription_cancellations", "Subscriptions cancelled by their user", registry=REGISTRY
+)
 REVOCATIONS = Counter(
-    "paysaga_subscription_revocations", "Periods taken back because their payment was refunded or charged back",
+    "paysaga_subscription_revocations",
+    "Periods taken back because their payment was refunded or charged back",
     registry=REGISTRY,
 )
 COMPENSATIONS = Counter(
-    "paysaga_compensations", "Refunds we issued ourselves (amount mismatch, activation failure), by outcome",
-    ["reason", "outcome"], registry=REGISTRY,
+    "paysaga_compensations",
+    "Refunds we issued ourselves (amount mismatch, activation failure), by outcome",
+    ["reason", "outcome"],
+    registry=REGISTRY,
 )
 RECONCILIATION_DRIFT = Counter(
     "paysaga_reconciliation_drift",
     "Payments that notifications had not brought in, or not up to date, found by a reconciliation",
-    ["source"], registry=REGISTRY,
+    ["source"],
+    registry=REGISTRY,
 )
 CHECKOUT_TO_ACTIVATION = Histogram(
-    "paysaga_checkout_to_activation_seconds", "From the checkout's start to its payment applied (includes the buyer)",
+    "paysaga_checkout_to_activation_seconds",
+    "From the checkout's start to its payment applied (includes the buyer)",
     registry=REGISTRY,
     buckets=(5, 15, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 12 * 3600, 86400, 3 * 86400),
 )
 PAYMENT_TO_ACTIVATION = Histogram(
-    "paysaga_payment_to_activation_seconds", "From MercadoPago's approval of a payment to its period applied",
+    "paysaga_payment_to_activation_seconds",
+    "From MercadoPago's approval of a payment to its period applied",
     registry=REGISTRY,
     buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600, 4 * 3600, 86400),
 )
 MERCADOPAGO_CALLS = Histogram(
-    "paysaga_mercadopago_request_duration_seconds", "Calls to MercadoPago's API by operation and outcome",
-    ["operation", "outcome"], registry=REGISTRY,
+    "paysaga_mercadopago_request_duration_seconds",
+    "Calls to MercadoPago's API by operation and outcome",
+    ["operation", "outcome"],
+    registry=REGISTRY,
     buckets=(0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
 )
 # MercadoPago answers that are neither business events nor outages
@@ -59,8 +72,10 @@ UNKNOWN_PAYMENTS = Counter(
     registry=REGISTRY,
 )
 THROTTLED = Counter(
-    "paysaga_mercadopago_throttled", "Calls MercadoPago answered 429: retried later, not counted against its health",
-    ["operation"], registry=REGISTRY,
+    "paysaga_mercadopago_throttled",
+    "Calls MercadoPago answered 429: retried later, not counted against its health",
+    ["operation"],
+    registry=REGISTRY,
 )
 # The daily reconciliation: when it last completed, and the runs that failed
 RECONCILIATION_LAST_SUCCESS = Gauge(
@@ -69,11 +84,13 @@ RECONCILIATION_LAST_SUCCESS = Gauge(
     registry=REGISTRY,
 )
 RECONCILIATION_LAST_CHECKED = Gauge(
-    "paysaga_reconciliation_last_checked_payments", "Payments compared by the last completed reconciliation run",
+    "paysaga_reconciliation_last_checked_payments",
+    "Payments compared by the last completed reconciliation run",
     registry=REGISTRY,
 )
 RECONCILIATION_FAILURES = Counter(
-    "paysaga_reconciliation_failures", "Reconciliation runs that gave up before checking their whole window",
+    "paysaga_reconciliation_failures",
+    "Reconciliation runs that gave up before checking their whole window",
     registry=REGISTRY,
 )
 
@@ -134,8 +151,8 @@ def payment_saved(status: str, changed: bool, caller_workflow_type: str | None) 
 
 def _seconds_since(moment: datetime) -> float:
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return max((datetime.now(timezone.utc) - moment).total_seconds(), 0.0)
+        moment = moment.replace(tzinfo=UTC)
+    return max((datetime.now(UTC) - moment).total_seconds(), 0.0)
 
 
 def checkout_completed(started_at: datetime) -> None:
@@ -168,7 +185,7 @@ def mercadopago_call(operation: str, status: int | None, seconds: float) -> None
 
 
 def reconciliation_succeeded(checked: int) -> None:
-    RECONCILIATION_LAST_SUCCESS.set(datetime.now(timezone.utc).timestamp())
+    RECONCILIATION_LAST_SUCCESS.set(datetime.now(UTC).timestamp())
     RECONCILIATION_LAST_CHECKED.set(checked)
 
 

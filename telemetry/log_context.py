@@ -4,9 +4,10 @@ Temporal's own loggers carry their context in `extra`; this covers every other l
 while an activity runs (ours, SQLAlchemy's, the SDK's), through a context variable that the
 activity's thread inherits.
 """
+
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -16,7 +17,8 @@ from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, 
 
 from domain.references import parse_external_reference
 
-_fields: ContextVar[Mapping[str, str]] = ContextVar("paysaga_log_context", default={})
+# the default is read, never mutated: each context binds a new mapping
+_fields: ContextVar[Mapping[str, str]] = ContextVar("paysaga_log_context", default={})  # noqa: B039
 
 
 def current() -> Mapping[str, str]:
@@ -33,11 +35,14 @@ def log_context(**fields: Any) -> Iterator[None]:
         _fields.reset(token)
 
 
-def external_reference_of(args: tuple | list) -> str | None:
+def external_reference_of(args: Sequence[Any]) -> str | None:
     """The external reference an activity's input names, if any (a string or a message field)."""
     for arg in args:
-        for candidate in (arg, getattr(arg, "external_reference", None),
-                          getattr(getattr(arg, "payment", None), "external_reference", None)):
+        for candidate in (
+            arg,
+            getattr(arg, "external_reference", None),
+            getattr(getattr(arg, "payment", None), "external_reference", None),
+        ):
             if isinstance(candidate, str) and parse_external_reference(candidate):
                 return candidate
     return None
@@ -53,6 +58,9 @@ class ActivityLogContext(Interceptor):
 class _BindActivityContext(ActivityInboundInterceptor):
     async def execute_activity(self, input: ExecuteActivityInput) -> Any:
         info = activity.info()
-        with log_context(workflow_id=info.workflow_id, activity_type=info.activity_type,
-                         external_reference=external_reference_of(input.args)):
+        with log_context(
+            workflow_id=info.workflow_id,
+            activity_type=info.activity_type,
+            external_reference=external_reference_of(input.args),
+        ):
             return await super().execute_activity(input)

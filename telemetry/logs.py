@@ -1,6 +1,7 @@
 """Structured logs: one JSON object per line, with trace id, workflow id and external
 reference when known, and secrets, tokens and e-mail addresses redacted before anything is written.
 """
+
 from __future__ import annotations
 
 import json
@@ -8,7 +9,7 @@ import logging
 import re
 import sys
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from opentelemetry import trace
 from sqlalchemy.engine import make_url
@@ -23,9 +24,13 @@ _PATTERNS: list[tuple[re.Pattern, str]] = [
     # credentials inside URLs: scheme://user:password@host
     (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^:/@\s]+):[^@\s/]+@"), r"\1:[REDACTED]@"),
     # name=value / "name": "value" where the name says secret
-    (re.compile(r"(?i)\b(\w*(?:secret|password|passwd|token|api[_-]?key|encryption[_-]keys?|decryption[_-]keys?"
-                r"|authorization|signature)\w*)(\s*[\"']?\s*[:=]\s*[\"']?)(?!\[REDACTED)([^\s\"',;&]+)"),
-     r"\1\2[REDACTED]"),
+    (
+        re.compile(
+            r"(?i)\b(\w*(?:secret|password|passwd|token|api[_-]?key|encryption[_-]keys?|decryption[_-]keys?"
+            r"|authorization|signature)\w*)(\s*[\"']?\s*[:=]\s*[\"']?)(?!\[REDACTED)([^\s\"',;&]+)"
+        ),
+        r"\1\2[REDACTED]",
+    ),
     (re.compile(r"\bv1=[0-9a-fA-F]{16,}"), "v1=[REDACTED]"),
     (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"), "[REDACTED-EMAIL]"),
 ]
@@ -68,7 +73,7 @@ class RedactingFilter(logging.Filter):
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
-            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -97,12 +102,23 @@ def _temporal_fields(record: logging.LogRecord) -> dict[str, object]:
     fields: dict[str, object] = {}
     workflow = getattr(record, "temporal_workflow", None)
     if isinstance(workflow, dict):
-        fields.update({"workflow_id": workflow.get("workflow_id"), "run_id": workflow.get("run_id"),
-                       "workflow_type": workflow.get("workflow_type")})
+        fields.update(
+            {
+                "workflow_id": workflow.get("workflow_id"),
+                "run_id": workflow.get("run_id"),
+                "workflow_type": workflow.get("workflow_type"),
+            }
+        )
     activity = getattr(record, "temporal_activity", None)
     if isinstance(activity, dict):
-        fields.update({"workflow_id": activity.get("workflow_id"), "run_id": activity.get("workflow_run_id"),
-                       "activity_type": activity.get("activity_type"), "attempt": activity.get("attempt")})
+        fields.update(
+            {
+                "workflow_id": activity.get("workflow_id"),
+                "run_id": activity.get("workflow_run_id"),
+                "activity_type": activity.get("activity_type"),
+                "attempt": activity.get("attempt"),
+            }
+        )
     return {key: value for key, value in fields.items() if value is not None}
 
 
@@ -113,7 +129,7 @@ class StderrJsonHandler(logging.StreamHandler):
         super().__init__()
 
     @property
-    def stream(self):  # type: ignore[override]
+    def stream(self):
         return sys.stderr
 
     @stream.setter
@@ -129,8 +145,12 @@ def secrets_of(settings) -> list[str | None]:
     except Exception:  # an unparsable URL is reported elsewhere, by name
         database_password = None
     return [
-        settings.mercadopago_access_token, settings.webhook_secret, settings.jwt_secret,
-        settings.temporal_api_key, settings.event_webhook_secret, database_password,
+        settings.mercadopago_access_token,
+        settings.webhook_secret,
+        settings.jwt_secret,
+        settings.temporal_api_key,
+        settings.event_webhook_secret,
+        database_password,
         settings.metrics_token,
         *(key.partition(":")[2].strip() for key in keys.split(",")),
     ]

@@ -5,6 +5,7 @@ Spans are always created (log lines carry their trace id); they leave the proces
 `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) is set, over OTLP/HTTP protobuf.
 Every other standard `OTEL_*` variable (sampler, headers, batch delays) is read by the SDK.
 """
+
 from __future__ import annotations
 
 import logging

@@ -7,6 +7,7 @@ so concatenating them is a valid scrape, and the SDK's histograms and names reac
 untouched (no translation to get wrong). If the SDK's endpoint does not answer, the scrape
 still succeeds and `paysaga_worker_sdk_metrics_up` says 0.
 """
+
 from __future__ import annotations
 
 import logging
@@ -55,7 +56,9 @@ def sdk_runtime(attempts: int = 5) -> tuple[Runtime, str]:
             config = PrometheusConfig(
                 bind_address=address,
                 # Prometheus conventions: counters end in _total, durations are _seconds
-                counters_total_suffix=True, unit_suffix=True, durations_as_seconds=True,
+                counters_total_suffix=True,
+                unit_suffix=True,
+                durations_as_seconds=True,
             )
             # the SDK core's own log lines go through Python logging, so they come out as JSON too
             core_logs = LoggingConfig(
@@ -84,8 +87,7 @@ def exposition(sdk_address: str | None) -> bytes:
         sdk_text = b""
     parts.append(
         b"# HELP paysaga_worker_sdk_metrics_up Whether the Temporal SDK's metrics were read for this scrape\n"
-        b"# TYPE paysaga_worker_sdk_metrics_up gauge\n"
-        + f"paysaga_worker_sdk_metrics_up {sdk_up}\n".encode()
+        b"# TYPE paysaga_worker_sdk_metrics_up gauge\n" + f"paysaga_worker_sdk_metrics_up {sdk_up}\n".encode()
     )
     if sdk_text and not sdk_text.endswith(b"\n"):
         sdk_text += b"\n"
@@ -115,14 +117,14 @@ class WorkerMetricsServer:
             def log_message(self, format: str, *args) -> None:
                 pass  # one line per scrape is noise
 
-        server_class = ThreadingHTTPServer
+        server_class: type[ThreadingHTTPServer] = ThreadingHTTPServer
         if ":" in host:
             server_class = type("ThreadingHTTPServerV6", (ThreadingHTTPServer,), {"address_family": socket.AF_INET6})
         self._server = server_class((host, port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="worker-metrics", daemon=True)
 
-    def start(self) -> "WorkerMetricsServer":
+    def start(self) -> WorkerMetricsServer:
         self._thread.start()
         return self
 

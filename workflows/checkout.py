@@ -8,9 +8,9 @@
 4. at the deadline with nothing approved, search MercadoPago by external reference (the webhook
    may never have come) and apply what is found, else end EXPIRED.
 """
+
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
@@ -75,10 +75,17 @@ class CheckoutWorkflow:
             )
         except ActivityError as err:
             self._creation_failed = str(err.cause or err)
-            await audit("checkout.preference_failed", input.user_id, None, input.external_reference,
-                        {"error": self._creation_failed[:200]})
+            await audit(
+                "checkout.preference_failed",
+                input.user_id,
+                None,
+                input.external_reference,
+                {"error": self._creation_failed[:200]},
+            )
             await workflow.wait_condition(workflow.all_handlers_finished)
-            raise ApplicationError(f"could not create the preference: {self._creation_failed}", type=PREFERENCE_FAILED)
+            raise ApplicationError(
+                f"could not create the preference: {self._creation_failed}", type=PREFERENCE_FAILED
+            ) from None
         await self._save(preference)
         self._created = CheckoutCreated(
             checkout_id=input.checkout_id,
@@ -92,15 +99,19 @@ class CheckoutWorkflow:
         deadline = started + timedelta(seconds=input.deadline_seconds)
         while not self._finished():
             try:
-                await workflow.wait_condition(lambda: bool(self._inbox), timeout=max(deadline - workflow.now(), timedelta(0)))
-            except asyncio.TimeoutError:
+                await workflow.wait_condition(
+                    lambda: bool(self._inbox), timeout=max(deadline - workflow.now(), timedelta(0))
+                )
+            except TimeoutError:
                 await self._reconcile()
                 break
             await self._drain_inbox()
         # answer any update still waiting, and act on payments signalled meanwhile
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._drain_inbox()
-        return CheckoutOutcome(checkout_id=input.checkout_id, status=self._status, mercadopago_payment_id=self._payment_id)
+        return CheckoutOutcome(
+            checkout_id=input.checkout_id, status=self._status, mercadopago_payment_id=self._payment_id
+        )
 
     # --- messages ------------------------------------------------------------------------
 
@@ -116,8 +127,9 @@ class CheckoutWorkflow:
     @request_preference.validator
     def _same_purchase(self, request: CheckoutRequest) -> None:
         if (request.user_id, request.plan_id) != (self._input.user_id, self._input.plan.id):
-            raise ApplicationError("this Idempotency-Key was already used for another purchase",
-                                   type=KEY_REUSED, non_retryable=True)
+            raise ApplicationError(
+                "this Idempotency-Key was already used for another purchase", type=KEY_REUSED, non_retryable=True
+            )
 
     @workflow.signal
     def payment_observed(self, observed: PaymentObserved) -> None:
@@ -156,8 +168,10 @@ class CheckoutWorkflow:
         """The deadline passed with nothing applied: ask MercadoPago directly."""
         input = self._input
         found = await workflow.execute_activity(
-            "mercadopago.search_payments", input.external_reference,
-            result_type=list[PaymentSnapshot], **options.MERCADOPAGO,
+            "mercadopago.search_payments",
+            input.external_reference,
+            result_type=list[PaymentSnapshot],
+            **options.MERCADOPAGO,
         )
         # an approved payment first: that is the one that completes the checkout
         found.sort(key=lambda p: p.status != PaymentStatus.APPROVED)

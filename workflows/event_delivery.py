@@ -9,6 +9,7 @@ itself, so a kick only says "look again". A lost kick only delays: a running wor
 outbox once more before it ends idle, and the sweep (a Schedule, every EVENT_SWEEP_INTERVAL)
 starts one for every user with pending events that has none running.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -72,8 +73,10 @@ class EventDeliveryWorkflow:
         while True:
             self._kicks = 0  # a kick from here on means: look again after this batch
             batch = await workflow.execute_local_activity(
-                "events.next_for_user", PendingQuery(user_id=input.user_id),
-                result_type=PendingBatch, **options.STORE,
+                "events.next_for_user",
+                PendingQuery(user_id=input.user_id),
+                result_type=PendingBatch,
+                **options.STORE,
             )
             progressed = False
             for event in batch.events:
@@ -94,15 +97,18 @@ class EventDeliveryWorkflow:
             try:
                 await workflow.wait_condition(lambda: self._kicks > 0, timeout=timedelta(seconds=input.idle_seconds))
                 idle_expired = False
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 idle_expired = True
 
     async def _deliver(self, event_id: int, endpoints: list[str], policy: DeliveryPolicy) -> bool:
         """Every endpoint acknowledges the event, or it is parked. True when delivered."""
         results = await asyncio.gather(
-            *(workflow.execute_activity("events.deliver", DeliverEvent(event_id=event_id, endpoint=endpoint),
-                                        **delivery_options(policy))
-              for endpoint in endpoints),
+            *(
+                workflow.execute_activity(
+                    "events.deliver", DeliverEvent(event_id=event_id, endpoint=endpoint), **delivery_options(policy)
+                )
+                for endpoint in endpoints
+            ),
             return_exceptions=True,
         )
         failures = []
@@ -113,7 +119,8 @@ class EventDeliveryWorkflow:
                 failures.append(result)
         if failures:
             await workflow.execute_local_activity(
-                "events.park", ParkEvent(event_id=event_id, reason=_reason(failures[0])), **options.STORE)
+                "events.park", ParkEvent(event_id=event_id, reason=_reason(failures[0])), **options.STORE
+            )
             return False
         await workflow.execute_local_activity("events.mark_delivered", event_id, **options.STORE)
         return True

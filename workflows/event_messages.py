@@ -1,4 +1,5 @@
 """What the event delivery workflows and their activities exchange: ids, endpoints, policy."""
+
 from __future__ import annotations
 
 from domain.events import DeliveryStatus
@@ -7,6 +8,7 @@ from workflows.messages import Message
 
 class DeliveryPolicy(Message):
     """How one event is retried at one endpoint before it is parked."""
+
     initial_interval_seconds: float = 1.0
     max_interval_seconds: float = 600.0
     attempt_timeout_seconds: float = 10.0

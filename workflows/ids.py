@@ -1,4 +1,5 @@
 """Workflow ids: one checkout per purchase, one router per MercadoPago payment, one subscription per user."""
+
 from __future__ import annotations
 
 import uuid

@@ -7,6 +7,7 @@ the ordinary activity takes over with its retry policy, and its backoff waits on
 instead of holding the worker's workflow task. Failures no retry can fix are raised as the
 ordinary activity raises them (an ActivityError whose cause is the ApplicationError).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -25,7 +26,9 @@ async def execute(activity: str, arg: Any, *, result_type: type, options: dict, 
         return await workflow.execute_activity(activity, arg, result_type=result_type, **options)
     try:
         return await workflow.execute_local_activity(
-            activity, arg, result_type=result_type,
+            activity,
+            arg,
+            result_type=result_type,
             start_to_close_timeout=options["start_to_close_timeout"],
             retry_policy=RetryPolicy(maximum_attempts=1),
         )
@@ -46,6 +49,12 @@ def _retryable(cause: BaseException | None, policy: RetryPolicy | None) -> bool:
 
 
 def _as_activity_error(activity: str, failure: ApplicationError) -> ActivityError:
-    return ActivityError(f"local activity {activity} failed", scheduled_event_id=0, started_event_id=0,
-                         identity="", activity_type=activity, activity_id="",
-                         retry_state=RetryState.NON_RETRYABLE_FAILURE)
+    return ActivityError(
+        f"local activity {activity} failed",
+        scheduled_event_id=0,
+        started_event_id=0,
+        identity="",
+        activity_type=activity,
+        activity_id="",
+        retry_state=RetryState.NON_RETRYABLE_FAILURE,
+    )

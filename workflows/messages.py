@@ -2,6 +2,7 @@
 
 Payer personal data never travels here: only MercadoPago ids, statuses and amounts.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -26,15 +27,22 @@ class PlanSnapshot(Message):
     billing_cycle: str
 
     @classmethod
-    def of(cls, plan: Plan) -> "PlanSnapshot":
-        return cls(id=plan.id, code=plan.code, name=plan.name, price=plan.price,
-                   currency=plan.currency, billing_cycle=plan.billing_cycle)
+    def of(cls, plan: Plan) -> PlanSnapshot:
+        return cls(
+            id=plan.id,
+            code=plan.code,
+            name=plan.name,
+            price=plan.price,
+            currency=plan.currency,
+            billing_cycle=plan.billing_cycle,
+        )
 
     def to_plan(self) -> Plan:
         return Plan(self.id, self.code, self.name, self.price, self.currency, self.billing_cycle)
 
 
 # --- checkout -------------------------------------------------------------------------
+
 
 class CheckoutInput(Message):
     checkout_id: str
@@ -46,6 +54,7 @@ class CheckoutInput(Message):
 
 class CheckoutRequest(Message):
     """The update that asks a checkout for its preference (the API's call, replayed on retries)."""
+
     user_id: int
     plan_id: int
 
@@ -62,6 +71,7 @@ class CheckoutCreated(Message):
 
 class PaymentObserved(Message):
     """A payment as read back from MercadoPago by its routing workflow (never the notification)."""
+
     mercadopago_payment_id: str
     payment_id: int
     status: PaymentStatus
@@ -70,7 +80,7 @@ class PaymentObserved(Message):
     approved_at: datetime | None
 
     @classmethod
-    def of(cls, snapshot: "PaymentSnapshot", stored: "StoredPayment") -> "PaymentObserved":
+    def of(cls, snapshot: PaymentSnapshot, stored: StoredPayment) -> PaymentObserved:
         """What MercadoPago said, with the status as the read model keeps it (monotonic)."""
         return cls(
             mercadopago_payment_id=snapshot.mercadopago_payment_id,
@@ -84,6 +94,7 @@ class PaymentObserved(Message):
 
 class PaymentForCheckout(Message):
     """A payment handed by its routing workflow to the checkout it belongs to."""
+
     checkout_id: str
     observed: PaymentObserved
 
@@ -95,6 +106,7 @@ class CheckoutOutcome(Message):
 
 
 # --- payment routing -------------------------------------------------------------------
+
 
 class PaymentRouterInput(Message):
     mercadopago_payment_id: str
@@ -109,6 +121,7 @@ class PaymentNotification(Message):
 
 
 # --- MercadoPago gateway ----------------------------------------------------------------
+
 
 class CreatePreferenceInput(Message):
     checkout_id: str
@@ -149,6 +162,7 @@ class RefundResult(Message):
 
 
 # --- read model ------------------------------------------------------------------------
+
 
 class CheckoutRecord(Message):
     checkout_id: str
@@ -218,6 +232,7 @@ class SubscriptionRecord(Message):
 
 # --- subscription ----------------------------------------------------------------------
 
+
 class ApplyPayment(Message):
     user_id: int
     mercadopago_payment_id: str
@@ -257,6 +272,7 @@ class LedgerEntryState(Message):
 
 class SubscriptionState(Message):
     """What a subscription carries across continue-as-new: the whole ledger (for de-duplication)."""
+
     entries: list[LedgerEntryState] = []
     next_seq: int = 0
     cancelled_after_seq: int = -1
@@ -276,10 +292,12 @@ class SubscriptionInput(Message):
 
 # --- reconciliation --------------------------------------------------------------------
 
+
 class ReconcileCursor(Message):
     """Where a reconciliation stands, carried across continue-as-new: the window's fixed end,
     the next page (`offset` payments already seen among those created at or after `begin`),
     and the running totals."""
+
     end: datetime
     begin: datetime
     offset: int = 0
@@ -291,6 +309,7 @@ class ReconcileCursor(Message):
 
 class ReconcileInput(Message):
     """Compare MercadoPago's payments of the last `window_hours` with the read model."""
+
     window_hours: int = 48
     page_size: int = 200  # payments per activity result: far below Temporal's payload limit
     cursor: ReconcileCursor | None = None  # None: a new run, from now back `window_hours`

@@ -11,9 +11,9 @@ record. The workflow stays and absorbs further hints for that id without reading
 a back-off window (the gateway says how long); if hints came meanwhile it reads once more (a
 payment notified a moment before MercadoPago serves it is still read), and it ends when idle.
 """
+
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
@@ -73,7 +73,7 @@ class PaymentWorkflow:
         while True:
             try:
                 await workflow.wait_condition(lambda: self._hints > 0, timeout=idle)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return  # quiet for a while: a later notification starts a fresh run
             self._hints = 0
             handled = await self._handle()
@@ -83,9 +83,10 @@ class PaymentWorkflow:
                 # hints arriving meanwhile only count: the read after the window covers them all
                 # (a flood that reaches the per-run cap ends the wait early, to continue as new)
                 try:
-                    await workflow.wait_condition(lambda: self._hints_this_run >= _MAX_HINTS_PER_RUN,
-                                                  timeout=handled.recheck)
-                except asyncio.TimeoutError:
+                    await workflow.wait_condition(
+                        lambda: self._hints_this_run >= _MAX_HINTS_PER_RUN, timeout=handled.recheck
+                    )
+                except TimeoutError:
                     pass
             if self._hints_this_run >= _MAX_HINTS_PER_RUN or workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
@@ -98,8 +99,11 @@ class PaymentWorkflow:
         _Unknown when MercadoPago does not know it (yet)."""
         try:
             snapshot = await local_first.execute(
-                "mercadopago.get_payment", self._payment_id, result_type=PaymentSnapshot,
-                options=options.MERCADOPAGO, patch="read-back-locally-first",
+                "mercadopago.get_payment",
+                self._payment_id,
+                result_type=PaymentSnapshot,
+                options=options.MERCADOPAGO,
+                patch="read-back-locally-first",
             )
         except ActivityError as err:
             if _not_found(err) and workflow.patched("unknown-payment-backs-off"):
@@ -111,9 +115,11 @@ class PaymentWorkflow:
         reference = parse_external_reference(snapshot.external_reference)
         stored = await workflow.execute_local_activity(
             "store.save_payment",
-            PaymentRecord(payment=snapshot,
-                          user_id=reference.user_id if reference else None,
-                          plan_id=reference.plan_id if reference else None),
+            PaymentRecord(
+                payment=snapshot,
+                user_id=reference.user_id if reference else None,
+                plan_id=reference.plan_id if reference else None,
+            ),
             result_type=StoredPayment,
             **options.STORE,
         )
@@ -123,16 +129,23 @@ class PaymentWorkflow:
         if not self._searchable and workflow.patched("payment-search-attributes"):
             # operators find a payment's workflow beside its checkout, by user, plan or reference
             self._searchable = True
-            workflow.upsert_search_attributes([
-                USER_ID.value_set(reference.user_id), PLAN_ID.value_set(reference.plan_id),
-                EXTERNAL_REFERENCE.value_set(snapshot.external_reference),
-            ])
+            workflow.upsert_search_attributes(
+                [
+                    USER_ID.value_set(reference.user_id),
+                    PLAN_ID.value_set(reference.plan_id),
+                    EXTERNAL_REFERENCE.value_set(snapshot.external_reference),
+                ]
+            )
         if str(stored.status) in self._routed:
             return True  # nothing new since we last handed it on
         self._routed.add(str(stored.status))
         observed = PaymentObserved.of(snapshot, stored)
         checkout = await workflow.execute_local_activity(
-            "store.find_checkout", snapshot.external_reference, result_type=CheckoutRef | None, **options.STORE
+            "store.find_checkout",
+            snapshot.external_reference,
+            # temporalio types result_type as a class, though it converts to a union too
+            result_type=CheckoutRef | None,  # type: ignore[arg-type]
+            **options.STORE,
         )
         if checkout is not None and await self._hand_to_checkout(checkout, observed):
             return True
@@ -146,8 +159,10 @@ class PaymentWorkflow:
             # signalled by the client inside this workflow task: no signal command whose
             # completion would wake this workflow for one more task
             return await workflow.execute_local_activity(
-                "routing.hand_to_checkout", PaymentForCheckout(checkout_id=checkout.checkout_id, observed=observed),
-                result_type=bool, **options.STORE,
+                "routing.hand_to_checkout",
+                PaymentForCheckout(checkout_id=checkout.checkout_id, observed=observed),
+                result_type=bool,
+                **options.STORE,
             )
         handle = workflow.get_external_workflow_handle(checkout_workflow_id(checkout.checkout_id))
         try:
@@ -156,18 +171,25 @@ class PaymentWorkflow:
             return False  # the checkout has closed: this payment is ours to settle
         return True
 
-    async def _settle_alone(self, user_id: int, plan_id: int, observed: PaymentObserved,
-                            reference: str) -> Settled | None:
+    async def _settle_alone(
+        self, user_id: int, plan_id: int, observed: PaymentObserved, reference: str
+    ) -> Settled | None:
         plan = await workflow.execute_local_activity(
-            "store.get_plan", plan_id, result_type=PlanSnapshot | None, **options.STORE
+            "store.get_plan",
+            plan_id,
+            result_type=PlanSnapshot | None,  # type: ignore[arg-type]  # a union, converted as such
+            **options.STORE,
         )
         if plan is None:
-            await audit("payment.unknown_plan", user_id, observed.mercadopago_payment_id, reference, {"planId": str(plan_id)})
+            await audit(
+                "payment.unknown_plan", user_id, observed.mercadopago_payment_id, reference, {"planId": str(plan_id)}
+            )
             return None
         return await settle(plan, user_id, observed, reference)
 
-    async def _record_on_checkout(self, checkout: CheckoutRef, observed: PaymentObserved, reference: str,
-                                  settled: Settled) -> None:
+    async def _record_on_checkout(
+        self, checkout: CheckoutRef, observed: PaymentObserved, reference: str, settled: Settled
+    ) -> None:
         """The closed checkout's row shows what became of its late payment (statuses only move forward)."""
         await workflow.execute_local_activity(
             "store.save_checkout",

@@ -10,9 +10,11 @@ cursor moves `begin` to the last payment's creation time instead of growing the 
 carrying the cursor and the running totals. A completed run records its time, which the
 `ReconciliationStale` alert watches; a run that gives up records a failure.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -42,9 +44,11 @@ _REPORTED_DRIFT = 100
 # a page MercadoPago keeps failing to serve ends the run as failed (and alerted) after this
 # long, rather than retrying while the schedule skips the next days
 _PAGE_GIVES_UP_AFTER = timedelta(hours=2)
-_PAGE = dict(options.MERCADOPAGO, schedule_to_close_timeout=_PAGE_GIVES_UP_AFTER)
-_RECORD = dict(start_to_close_timeout=timedelta(seconds=10),
-               retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=5))
+_PAGE: dict[str, Any] = dict(options.MERCADOPAGO, schedule_to_close_timeout=_PAGE_GIVES_UP_AFTER)
+_RECORD: dict[str, Any] = dict(
+    start_to_close_timeout=timedelta(seconds=10),
+    retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=5),
+)
 
 
 @workflow.defn
@@ -69,14 +73,16 @@ class ReconciliationWorkflow:
             page = await workflow.execute_activity(
                 "mercadopago.search_payments_page",
                 PaymentPageRequest(begin=cursor.begin, end=cursor.end, offset=cursor.offset, limit=input.page_size),
-                result_type=PaymentPage, **_PAGE,
+                result_type=PaymentPage,
+                **_PAGE,
             )
             drifted = await self._compare(page.payments)
             cursor = _advance(cursor, page.payments, drifted)
             pages_this_run += 1
             if len(page.payments) < input.page_size:
-                report = ReconcileReport(checked=cursor.checked, drifted=cursor.drifted_sample,
-                                         drifted_count=cursor.drifted)
+                report = ReconcileReport(
+                    checked=cursor.checked, drifted=cursor.drifted_sample, drifted_count=cursor.drifted
+                )
                 await workflow.execute_local_activity("reconciliation.succeeded", report, **_RECORD)
                 return report
             if pages_this_run >= _PAGES_PER_RUN or workflow.info().is_continue_as_new_suggested():
@@ -87,8 +93,10 @@ class ReconciliationWorkflow:
         if not found:
             return []
         stored = await workflow.execute_local_activity(
-            "store.payment_statuses", [p.mercadopago_payment_id for p in found],
-            result_type=dict[str, PaymentStatus], **options.STORE,
+            "store.payment_statuses",
+            [p.mercadopago_payment_id for p in found],
+            result_type=dict[str, PaymentStatus],
+            **options.STORE,
         )
         hints: list[PaymentHint] = []
         for payment in found:
@@ -96,8 +104,13 @@ class ReconciliationWorkflow:
             if ours is not None and merge_status(ours, payment.status) == ours:
                 continue  # in step (or ahead: statuses only move forward)
             reason = "missing" if ours is None else f"{ours}->{payment.status}"
-            await audit("reconciliation.drift", None, payment.mercadopago_payment_id, payment.external_reference,
-                        {"drift": reason})
+            await audit(
+                "reconciliation.drift",
+                None,
+                payment.mercadopago_payment_id,
+                payment.external_reference,
+                {"drift": reason},
+            )
             hints.append(PaymentHint(mercadopago_payment_id=payment.mercadopago_payment_id, reason=reason))
         if hints:
             await workflow.execute_activity("routing.hint_payments", hints, **options.SUBSCRIPTION)
@@ -113,8 +126,10 @@ class ReconciliationWorkflow:
             **options.MERCADOPAGO,
         )
         stored = await workflow.execute_local_activity(
-            "store.payment_statuses", [p.mercadopago_payment_id for p in found],
-            result_type=dict[str, PaymentStatus], **options.STORE,
+            "store.payment_statuses",
+            [p.mercadopago_payment_id for p in found],
+            result_type=dict[str, PaymentStatus],
+            **options.STORE,
         )
         drifted: list[str] = []
         for payment in found:
@@ -122,8 +137,13 @@ class ReconciliationWorkflow:
             if ours is not None and merge_status(ours, payment.status) == ours:
                 continue
             reason = "missing" if ours is None else f"{ours}->{payment.status}"
-            await audit("reconciliation.drift", None, payment.mercadopago_payment_id, payment.external_reference,
-                        {"drift": reason})
+            await audit(
+                "reconciliation.drift",
+                None,
+                payment.mercadopago_payment_id,
+                payment.external_reference,
+                {"drift": reason},
+            )
             await workflow.execute_activity(
                 "routing.hint_payment",
                 PaymentHint(mercadopago_payment_id=payment.mercadopago_payment_id, reason=reason),

@@ -7,9 +7,11 @@ locks), and a run goes on until nothing past its age is left, however much was w
 the last one: every `batches_per_run` batches it continues as new (a bounded history), carrying
 where it was and what it deleted.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -27,7 +29,7 @@ _TABLES = (
     ("retention.purge_audit", "audit_deleted"),
     ("retention.purge_events", "events_deleted"),
 )
-_PURGE = dict(
+_PURGE: dict[str, Any] = dict(
     start_to_close_timeout=timedelta(minutes=2),
     retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)),
 )
@@ -52,8 +54,9 @@ class RetentionWorkflow:
             more = True
             while more:
                 if batches >= batch.batches_per_run or workflow.info().is_continue_as_new_suggested():
-                    workflow.continue_as_new(batch.model_copy(
-                        update={"resume_at": index, "carried": RetentionReport(**deleted)}))
+                    workflow.continue_as_new(
+                        batch.model_copy(update={"resume_at": index, "carried": RetentionReport(**deleted)})
+                    )
                 result = await workflow.execute_activity(activity, one_batch, result_type=PurgeResult, **_PURGE)
                 batches += 1
                 deleted[counter] += result.deleted

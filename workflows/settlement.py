@@ -4,6 +4,7 @@ Both may act on the same payment (a checkout that closes while its router decide
 safe because the subscription de-duplicates by payment id and the refund's idempotency key
 is derived from the payment, not from the workflow that sends it.
 """
+
 from __future__ import annotations
 
 from enum import StrEnum
@@ -57,13 +58,20 @@ async def settle(plan: PlanSnapshot, user_id: int, payment: PaymentObserved, ext
     if action == Action.APPLY:
         return await _apply(plan, user_id, payment, external_reference)
     if action == Action.REFUND_MISMATCH:
-        await audit("payment.amount_mismatch", user_id, payment.mercadopago_payment_id, external_reference,
-                    {"paid": f"{payment.amount} {payment.currency}", "price": f"{plan.price} {plan.currency}"})
+        await audit(
+            "payment.amount_mismatch",
+            user_id,
+            payment.mercadopago_payment_id,
+            external_reference,
+            {"paid": f"{payment.amount} {payment.currency}", "price": f"{plan.price} {plan.currency}"},
+        )
         return await refund(user_id, payment, external_reference, "amount_mismatch")
     if action == Action.REVERSE:
         await _tell_subscription(
             "subscription.reverse_payment",
-            ReversePayment(user_id=user_id, mercadopago_payment_id=payment.mercadopago_payment_id, reason=payment.status),
+            ReversePayment(
+                user_id=user_id, mercadopago_payment_id=payment.mercadopago_payment_id, reason=payment.status
+            ),
         )
         return Settled.REVERSED
     return Settled.REJECTED if action == Action.RETRY_ALLOWED else Settled.PENDING
@@ -107,16 +115,31 @@ async def refund(user_id: int, payment: PaymentObserved, external_reference: str
             **options.MERCADOPAGO,
         )
     except ActivityError as err:
-        await audit("payment.refund_failed", user_id, payment.mercadopago_payment_id, external_reference,
-                    {"reason": reason, "error": str(err.cause or err)[:200]})
+        await audit(
+            "payment.refund_failed",
+            user_id,
+            payment.mercadopago_payment_id,
+            external_reference,
+            {"reason": reason, "error": str(err.cause or err)[:200]},
+        )
         return Settled.FAILED
-    await audit("payment.refunded_by_us", user_id, payment.mercadopago_payment_id, external_reference,
-                {"reason": reason, "refundId": result.refund_id, "amount": str(result.amount)})
+    await audit(
+        "payment.refunded_by_us",
+        user_id,
+        payment.mercadopago_payment_id,
+        external_reference,
+        {"reason": reason, "refundId": result.refund_id, "amount": str(result.amount)},
+    )
     return Settled.REFUNDED
 
 
-async def audit(action: str, user_id: int | None, payment_id: str | None, external_reference: str | None,
-                detail: dict[str, str] | None = None) -> None:
+async def audit(
+    action: str,
+    user_id: int | None,
+    payment_id: str | None,
+    external_reference: str | None,
+    detail: dict[str, str] | None = None,
+) -> None:
     """An append-only record of a decision; one per (workflow, action, payment)."""
     await workflow.execute_local_activity(
         "store.record_audit",

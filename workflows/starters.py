@@ -3,6 +3,7 @@
 Used by the API and by activities (never inside workflow code), so that every relay of a
 payment hint goes through one function.
 """
+
 from __future__ import annotations
 
 from temporalio.client import Client, WorkflowHandle
@@ -13,8 +14,14 @@ from workflows.messages import PaymentNotification, PaymentRouterInput
 from workflows.payment_router import PaymentWorkflow
 
 
-async def relay_payment_hint(client: Client, *, task_queue: str, mercadopago_payment_id: str, idle_seconds: float,
-                             notification: PaymentNotification) -> WorkflowHandle:
+async def relay_payment_hint(
+    client: Client,
+    *,
+    task_queue: str,
+    mercadopago_payment_id: str,
+    idle_seconds: float,
+    notification: PaymentNotification,
+) -> WorkflowHandle:
     """Signal-with-start the payment's routing workflow: it reads the payment back and acts."""
     return await client.start_workflow(
         PaymentWorkflow.run,

@@ -7,9 +7,9 @@ payments do not renew by themselves). The ledger of applied payments is the de-d
 a payment buys one period once, whatever is redelivered. Every persisted change names its
 event, which the store records in the same transaction.
 """
+
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -66,7 +66,7 @@ class SubscriptionWorkflow:
                 await self._remind_if_due()
             try:
                 await workflow.wait_condition(lambda: bool(self._intents), timeout=self._next_wake())
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass  # the paid time ran out: fall through to expire
             while self._intents:
                 intent = self._intents.pop(0)
@@ -135,9 +135,15 @@ class SubscriptionWorkflow:
         ends = billing_period(request.plan.billing_cycle).after(begins)
         self._ledger.apply(payment_id, request.plan.id, request.plan.billing_cycle, request.approved_at)
         extended = previous is not None and previous.end > workflow.now() and begins == previous.end
-        change = LedgerChange(mercadopago_payment_id=payment_id, plan_id=request.plan.id, period_start=begins, period_end=ends)
-        await self._persist([change], "subscription.extended" if extended else "subscription.activated", payment_id,
-                            event_detail={"amount": str(request.plan.price), "currency": request.plan.currency})
+        change = LedgerChange(
+            mercadopago_payment_id=payment_id, plan_id=request.plan.id, period_start=begins, period_end=ends
+        )
+        await self._persist(
+            [change],
+            "subscription.extended" if extended else "subscription.activated",
+            payment_id,
+            event_detail={"amount": str(request.plan.price), "currency": request.plan.currency},
+        )
         return self._view("APPLIED")
 
     async def _reverse(self, request: ReversePayment) -> SubscriptionView:
@@ -153,16 +159,26 @@ class SubscriptionWorkflow:
             period_end=entry.approved_at,
             reversed_at=workflow.now(),
         )
-        await self._persist([change], "subscription.revoked", payment_id, {"reason": str(request.reason)},
-                            event_detail={"reason": str(request.reason)})
+        await self._persist(
+            [change],
+            "subscription.revoked",
+            payment_id,
+            {"reason": str(request.reason)},
+            event_detail={"reason": str(request.reason)},
+        )
         return self._view("REVERSED")
 
     async def _cancel(self, request: CancelSubscription) -> SubscriptionView:
         if self._status() == SubscriptionStatus.CANCELLED:
             return self._view("CANCELLED")
         self._ledger.cancel()
-        await self._persist([], "subscription.cancelled", None, {"requestedBy": request.requested_by},
-                            event_detail={"requestedBy": request.requested_by})
+        await self._persist(
+            [],
+            "subscription.cancelled",
+            None,
+            {"requestedBy": request.requested_by},
+            event_detail={"requestedBy": request.requested_by},
+        )
         return self._view("CANCELLED")
 
     async def _expire_if_due(self) -> None:
@@ -187,7 +203,9 @@ class SubscriptionWorkflow:
         due = self._reminder_at()
         if due is None or due > workflow.now():
             return
-        self._renewal_reminded_for = self._ledger.period().end  # once per period end
+        period = self._ledger.period()
+        assert period is not None  # a reminder is due only within a period
+        self._renewal_reminded_for = period.end  # once per period end
         await self._persist([], "subscription.renewal_due", None)
 
     def _next_wake(self) -> timedelta | None:
@@ -201,8 +219,14 @@ class SubscriptionWorkflow:
         until_due = due - workflow.now()
         return until_due if time_left is None else min(until_due, time_left)
 
-    async def _persist(self, ledger: list[LedgerChange], action: str, payment_id: str | None,
-                       detail: dict[str, str] | None = None, event_detail: dict[str, str] | None = None) -> None:
+    async def _persist(
+        self,
+        ledger: list[LedgerChange],
+        action: str,
+        payment_id: str | None,
+        detail: dict[str, str] | None = None,
+        event_detail: dict[str, str] | None = None,
+    ) -> None:
         self._version += 1
         self._changes_this_run += 1
         period = self._ledger.period()

@@ -3,10 +3,11 @@
 The API never calls MercadoPago: the workflow creates the preference and returns it through the
 update, so a replayed Idempotency-Key lands on the same workflow and gets the same preference.
 """
+
 from __future__ import annotations
 
 import logging
-from datetime import timezone
+from datetime import UTC
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
@@ -105,12 +106,13 @@ async def start_checkout(
 
 def _utc(moment):
     # workflow.now() is aware UTC; a naive time from a read-model row is UTC too
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _key_reused() -> ApiError:
-    return ApiError(409, "idempotency_key_reused",
-                    "this Idempotency-Key was already used for another checkout; use a new key")
+    return ApiError(
+        409, "idempotency_key_reused", "this Idempotency-Key was already used for another checkout; use a new key"
+    )
 
 
 async def _ended_checkout(session, checkout_id: str, plan_id: int) -> CheckoutCreated:
@@ -137,5 +139,6 @@ def _refusal(idempotency_key: str | None, exc: WorkflowUpdateFailedError) -> Api
     if isinstance(cause, ApplicationError) and cause.type == KEY_REUSED and idempotency_key is not None:
         return _key_reused()
     log.warning("checkout refused the preference request: %s", cause)
-    return ApiError(503, "checkout_unavailable", "the checkout could not be created; retry later",
-                    headers={"Retry-After": "5"})
+    return ApiError(
+        503, "checkout_unavailable", "the checkout could not be created; retry later", headers={"Retry-After": "5"}
+    )

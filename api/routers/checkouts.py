@@ -1,4 +1,5 @@
 """Where a checkout stands, from the read model its workflow keeps up to date."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter

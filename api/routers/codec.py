@@ -5,6 +5,7 @@ Temporal's codec-server protocol: `POST /codec/decode` and `POST /codec/encode` 
 form of Payload), answered in the same shape. Admins only: decoding shows what the payloads
 hold. CORS for the UI's origin (TEMPORAL_UI_ORIGIN) is handled in api/cors.py.
 """
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Request

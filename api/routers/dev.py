@@ -4,6 +4,7 @@ Both exist only when `DEV_ROUTES=1` asks for them (the embedded run does) and ne
 `APP_ENV=production` (real tokens come from the identity provider there): `install` adds them
 once the settings are known, so otherwise they are plain 404s and absent from the OpenAPI document.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -36,7 +37,9 @@ class DevTokenOut(Body):
 @router.post("/token", response_model=DevTokenOut, summary="A bearer token for any user (development only)")
 async def dev_token(body: DevTokenIn, settings: SettingsDep) -> DevTokenOut:
     # never longer than the API honours (AUTH_MAX_TOKEN_LIFETIME)
-    token = issue_token(settings, body.user_id, roles=body.roles, ttl=min(TOKEN_TTL, settings.auth_max_token_lifetime_delta))
+    token = issue_token(
+        settings, body.user_id, roles=body.roles, ttl=min(TOKEN_TTL, settings.auth_max_token_lifetime_delta)
+    )
     return DevTokenOut(token=token, user_id=body.user_id)
 
 

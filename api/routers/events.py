@@ -1,6 +1,7 @@
 """The outbox for operators and pulling consumers (admin only): list events in order, and send
 them again. Delivery state is shown with each event; PARKED ones block their user's later events
 until redelivered."""
+
 from __future__ import annotations
 
 import re
@@ -24,6 +25,7 @@ router = APIRouter(prefix="/api/events", tags=["events"])
 
 class EventOut(Body):
     """The event as consumers receive it (`id`, `type`, `occurredAt`, `data`) plus its delivery."""
+
     id: str
     type: str
     occurred_at: datetime
@@ -35,10 +37,18 @@ class EventOut(Body):
     delivered_at: datetime | None
 
     @classmethod
-    def of(cls, row: EventRow) -> "EventOut":
-        return cls(id=str(row.id), type=row.type, occurred_at=row.occurred_at, data=row.data, user_id=row.user_id,
-                   delivery_status=row.delivery_status, attempts=row.attempts,
-                   last_error=_without_url_paths(row.last_error), delivered_at=row.delivered_at)
+    def of(cls, row: EventRow) -> EventOut:
+        return cls(
+            id=str(row.id),
+            type=row.type,
+            occurred_at=row.occurred_at,
+            data=row.data,
+            user_id=row.user_id,
+            delivery_status=row.delivery_status,
+            attempts=row.attempts,
+            last_error=_without_url_paths(row.last_error),
+            delivered_at=row.delivered_at,
+        )
 
 
 _URL = re.compile(r"https?://\S+")
@@ -72,7 +82,8 @@ def _require_admin(user) -> None:
 
 @router.get("", response_model=list[EventOut])
 async def list_events(
-    user: UserDep, session: SessionDep,
+    user: UserDep,
+    session: SessionDep,
     after: int = Query(0, ge=0, le=INT64_MAX, description="the last id already seen; ids only grow"),
     limit: int = Query(100, ge=1, le=1000),
     userId: Int64 | None = Query(None),
@@ -100,15 +111,20 @@ _SWEEP = "queued; delivery starts with the next sweep (the workflow service did 
 
 
 @router.post("/redeliver-parked", response_model=RedeliveryOut, status_code=202)
-async def redeliver_parked(request: Request, user: UserDep, session: SessionDep, settings: SettingsDep) -> RedeliveryOut:
+async def redeliver_parked(
+    request: Request, user: UserDep, session: SessionDep, settings: SettingsDep
+) -> RedeliveryOut:
     """Every PARKED event back to PENDING (e.g. once a consumer that was down for days is back)."""
     _require_admin(user)
-    owners = (await session.scalars(
-        update(EventRow)
-        .where(EventRow.delivery_status == DeliveryStatus.PARKED.value)
-        .values(delivery_status=DeliveryStatus.PENDING.value)
-        .returning(EventRow.user_id)
-        .execution_options(synchronize_session=False))).all()
+    owners = (
+        await session.scalars(
+            update(EventRow)
+            .where(EventRow.delivery_status == DeliveryStatus.PARKED.value)
+            .values(delivery_status=DeliveryStatus.PENDING.value)
+            .returning(EventRow.user_id)
+            .execution_options(synchronize_session=False)
+        )
+    ).all()
     await session.commit()
     count, users = len(owners), set(owners)
     kicked = await _kicker(request, settings).kick_quietly(users)
@@ -116,7 +132,9 @@ async def redeliver_parked(request: Request, user: UserDep, session: SessionDep,
 
 
 @router.post("/{eventId}/redeliver", response_model=EventOut, status_code=202)
-async def redeliver(eventId: Int64, request: Request, user: UserDep, session: SessionDep, settings: SettingsDep) -> EventOut:
+async def redeliver(
+    eventId: Int64, request: Request, user: UserDep, session: SessionDep, settings: SettingsDep
+) -> EventOut:
     """Send one event again (parked, or delivered and wanted once more); same id, same body."""
     _require_admin(user)
     row = await session.get(EventRow, eventId)

@@ -1,4 +1,5 @@
 """Liveness, readiness (database and Temporal, each bounded) and Prometheus metrics."""
+
 from __future__ import annotations
 
 import asyncio
@@ -35,8 +36,16 @@ async def readyz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ready", "database": database, "temporal": temporal})
     failing = " and ".join(name for name, result in (("database", database), ("temporal", temporal)) if result != "ok")
     # the error shape of every other failure, plus which dependency is down
-    return JSONResponse({"status": "not_ready", "error": "not_ready", "message": f"{failing} unreachable",
-                         "database": database, "temporal": temporal}, status_code=503)
+    return JSONResponse(
+        {
+            "status": "not_ready",
+            "error": "not_ready",
+            "message": f"{failing} unreachable",
+            "database": database,
+            "temporal": temporal,
+        },
+        status_code=503,
+    )
 
 
 @router.get("/metrics", include_in_schema=False)
@@ -52,8 +61,9 @@ def _require_metrics_token(settings: Settings, authorization: str) -> None:
     scheme, _, given = authorization.partition(" ")
     # constant time: the comparison tells nothing about how much of a guess was right
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), settings.metrics_token.encode()):
-        raise ApiError(401, "unauthorized", "a bearer token is required for the metrics",
-                       headers={"WWW-Authenticate": "Bearer"})
+        raise ApiError(
+            401, "unauthorized", "a bearer token is required for the metrics", headers={"WWW-Authenticate": "Bearer"}
+        )
 
 
 def warn_if_metrics_are_open(settings: Settings) -> None:

@@ -1,4 +1,5 @@
 """Payments as the read model holds them (written by the workflows' activities, never here)."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Query
@@ -24,8 +25,11 @@ def _user_payments(user_id: int, limit: int, offset: int, status: PaymentStatus 
 # The /user/... routes come before /{paymentId} so "user" is never read as a payment id.
 @router.get("/user/{userId}", response_model=list[PaymentOut])
 async def user_payments(
-    userId: Int64, user: UserDep, session: SessionDep,
-    limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=INT64_MAX),
+    userId: Int64,
+    user: UserDep,
+    session: SessionDep,
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0, le=INT64_MAX),
 ) -> list[PaymentOut]:
     require_access(user, userId)
     rows = (await session.scalars(_user_payments(userId, limit, offset))).all()
@@ -34,8 +38,11 @@ async def user_payments(
 
 @router.get("/user/{userId}/approved", response_model=list[PaymentOut])
 async def user_approved_payments(
-    userId: Int64, user: UserDep, session: SessionDep,
-    limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=INT64_MAX),
+    userId: Int64,
+    user: UserDep,
+    session: SessionDep,
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0, le=INT64_MAX),
 ) -> list[PaymentOut]:
     require_access(user, userId)
     rows = (await session.scalars(_user_payments(userId, limit, offset, PaymentStatus.APPROVED))).all()

@@ -1,4 +1,5 @@
 """The plan catalogue, as loaded from PLANS_FILE at start."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter

@@ -8,6 +8,7 @@ What a forged delivery may cost is bounded: a source whose signatures keep faili
 before its HMACs are computed, refusals are counted (`paysaga_webhook_refusals_total`) and only
 sampled into the inbox, and the body limit is enforced before anything reads it (api/body_limit.py).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -67,7 +68,7 @@ class Delivery:
     request_id: str | None
 
     @classmethod
-    def of(cls, request: Request) -> "Delivery":
+    def of(cls, request: Request) -> Delivery:
         query = request.query_params
         signed_form = "type" in query
         return cls(
@@ -90,8 +91,14 @@ class Refusal:
 async def mercadopago_notification(request: Request) -> JSONResponse:
     started = time.monotonic()
     delivery = Delivery.of(request)
-    entry = InboxEntry(topic=delivery.topic, action=None, resource_id=delivery.resource_id,
-                       request_id=delivery.request_id, signature_valid=False, outcome="rejected")
+    entry = InboxEntry(
+        topic=delivery.topic,
+        action=None,
+        resource_id=delivery.resource_id,
+        request_id=delivery.request_id,
+        signature_valid=False,
+        outcome="rejected",
+    )
     refusal = Refusal()
     try:
         response = await _handle(request, delivery, entry, refusal)
@@ -110,14 +117,25 @@ async def _handle(request: Request, delivery: Delivery, entry: InboxEntry, refus
     if not delivery.signed_form:
         wait = _ipn_limiter(request).admit(source)
         if wait is not None:
-            return _rate_limited(entry, refusal, wait, "ipn_rate_limited", "unsigned IPN hints over their rate limit",
-                                 "too many unsigned notifications; retry later")
+            return _rate_limited(
+                entry,
+                refusal,
+                wait,
+                "ipn_rate_limited",
+                "unsigned IPN hints over their rate limit",
+                "too many unsigned notifications; retry later",
+            )
     else:
         wait = _signature_failure_limiter(request).blocked(source)
         if wait is not None:
-            return _rate_limited(entry, refusal, wait, "signature_rate_limited",
-                                 "source over its limit of failing signatures",
-                                 "too many deliveries with a failing signature; retry later")
+            return _rate_limited(
+                entry,
+                refusal,
+                wait,
+                "signature_rate_limited",
+                "source over its limit of failing signatures",
+                "too many deliveries with a failing signature; retry later",
+            )
     try:
         body = await request.body()
     except RequestBodyTooLarge as exc:  # streamed past the limit (a declared one never gets here)
@@ -130,14 +148,23 @@ async def _handle(request: Request, delivery: Delivery, entry: InboxEntry, refus
         # nothing in the query and nothing in the body says what this is: not a notification
         entry.detail = "names no topic"
         refusal.reason = "invalid_notification"
-        return _error(400, "invalid_notification", "the request names no notification topic "
-                      "(query `type`/`topic`, or a JSON body with `type`, `topic` or `action`)")
+        return _error(
+            400,
+            "invalid_notification",
+            "the request names no notification topic "
+            "(query `type`/`topic`, or a JSON body with `type`, `topic` or `action`)",
+        )
 
     def signature_checked() -> str | None:
         """None when the signature holds, else why it does not (the source is charged for it)."""
         try:
-            verify_signature(delivery.x_signature, delivery.request_id, delivery.resource_id,
-                             settings.webhook_secret, settings.webhook_tolerance_seconds)
+            verify_signature(
+                delivery.x_signature,
+                delivery.request_id,
+                delivery.resource_id,
+                settings.webhook_secret,
+                settings.webhook_tolerance_seconds,
+            )
         except SignatureRejected as exc:
             _signature_failure_limiter(request).failed(source)
             return exc.reason
@@ -149,8 +176,9 @@ async def _handle(request: Request, delivery: Delivery, entry: InboxEntry, refus
             signature_checked()  # for the inbox only: we act on none of these topics
         entry.outcome, entry.detail = "ignored", f"topic {delivery.topic!r} is not acted on"
         refusal.reason = "ignored_topic"
-        return JSONResponse({"status": "ignored", "topic": delivery.topic,
-                             "message": "this notification topic is not acted on"})
+        return JSONResponse(
+            {"status": "ignored", "topic": delivery.topic, "message": "this notification topic is not acted on"}
+        )
 
     if delivery.signed_form:
         reason = signature_checked()
@@ -171,11 +199,16 @@ async def _handle(request: Request, delivery: Delivery, entry: InboxEntry, refus
     except Exception as exc:  # whatever went wrong, MercadoPago must retry
         log.warning("could not relay payment %s: %s", payment_id, type(exc).__name__)
         entry.outcome, entry.detail = "unavailable", f"relay failed: {type(exc).__name__}"
-        return _error(503, "temporal_unavailable", "the notification could not be handed over; retry later",
-                      headers={"Retry-After": "5"})
+        return _error(
+            503,
+            "temporal_unavailable",
+            "the notification could not be handed over; retry later",
+            headers={"Retry-After": "5"},
+        )
     entry.outcome, entry.detail = "accepted", f"relayed to {payment_workflow_id(payment_id)}"
-    return JSONResponse({"status": "accepted", "paymentId": payment_id,
-                         "message": "notification handed to the payment workflow"})
+    return JSONResponse(
+        {"status": "accepted", "paymentId": payment_id, "message": "notification handed to the payment workflow"}
+    )
 
 
 async def _relay(request: Request, payment_id: str, action: str | None, request_id: str | None) -> None:
@@ -236,8 +269,9 @@ def _ipn_limiter(request: Request) -> IpnRateLimiter:
     limiter = getattr(state, "ipn_rate_limiter", None)
     if limiter is None:
         settings = get_settings(request)
-        limiter = state.ipn_rate_limiter = IpnRateLimiter(settings.ipn_rate_limit_per_ip,
-                                                          settings.ipn_rate_limit_global)
+        limiter = state.ipn_rate_limiter = IpnRateLimiter(
+            settings.ipn_rate_limit_per_ip, settings.ipn_rate_limit_global
+        )
     return limiter
 
 
@@ -251,8 +285,9 @@ def _signature_failure_limiter(request: Request) -> FailureRateLimiter:
     return limiter
 
 
-def _rate_limited(entry: InboxEntry, refusal: Refusal, wait: float, reason: str, detail: str,
-                  message: str) -> JSONResponse:
+def _rate_limited(
+    entry: InboxEntry, refusal: Refusal, wait: float, reason: str, detail: str, message: str
+) -> JSONResponse:
     entry.outcome, entry.detail = "rate_limited", detail
     refusal.reason = reason
     return _error(429, "rate_limited", message, headers={"Retry-After": str(max(1, round(wait)))})

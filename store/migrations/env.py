@@ -6,6 +6,7 @@ Where the database is, first match wins:
   3. `alembic -x url=<async url> ...`;
   4. `DATABASE_URL`, through config.settings.Settings (its default is the dev SQLite file).
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """The MercadoPago circuit breaker: opens, fails fast, half-opens, closes; safe across threads."""
+
 from __future__ import annotations
 
 import threading
@@ -130,11 +131,14 @@ class _Sdk:
         return self.payments
 
 
-@pytest.mark.parametrize("answer", [
-    pytest.param({"status": 503, "response": {}}, id="503"),
-    pytest.param(requests.ConnectTimeout("slow"), id="timeout"),
-    pytest.param(requests.ConnectionError("refused"), id="refused"),
-])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param({"status": 503, "response": {}}, id="503"),
+        pytest.param(requests.ConnectTimeout("slow"), id="timeout"),
+        pytest.param(requests.ConnectionError("refused"), id="refused"),
+    ],
+)
 def test_the_gateway_stops_calling_a_failing_mercadopago(answer):
     sdk = _Sdk(answer)
     gateway = MercadoPagoActivities(sdk, timeout_seconds=1, back_urls={}, breaker=mercadopago_breaker(3, 60))

@@ -1,5 +1,6 @@
 """Answers of MercadoPago that are neither success nor outage: a 429 (slow down) and a 404 for a
 payment id (anyone can notify any id). Neither may open the circuit breaker nor cost an audit."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -21,8 +22,9 @@ from tests.activities.test_circuit_breaker import Clock, _Sdk
 
 def gateway(answer, breaker=None, **options) -> tuple[MercadoPagoActivities, _Sdk]:
     sdk = _Sdk(answer)
-    return MercadoPagoActivities(sdk, timeout_seconds=1, back_urls={},
-                                 breaker=breaker or mercadopago_breaker(3, 60), **options), sdk
+    return MercadoPagoActivities(
+        sdk, timeout_seconds=1, back_urls={}, breaker=breaker or mercadopago_breaker(3, 60), **options
+    ), sdk
 
 
 def throttled_count() -> float:
@@ -60,8 +62,12 @@ def test_a_429_neither_resets_nor_adds_to_the_failure_count():
     sdk = _Sdk({"status": 503, "response": {}})
     breaker = mercadopago_breaker(3, 60)
     mp = MercadoPagoActivities(sdk, timeout_seconds=1, back_urls={}, breaker=breaker)
-    for answer in ({"status": 503, "response": {}}, {"status": 503, "response": {}},
-                   {"status": 429, "response": {}}, {"status": 503, "response": {}}):
+    for answer in (
+        {"status": 503, "response": {}},
+        {"status": 503, "response": {}},
+        {"status": 429, "response": {}},
+        {"status": 503, "response": {}},
+    ):
         sdk.payments.answer = answer
         with pytest.raises(ApplicationError):
             mp.get_payment("123")
@@ -89,8 +95,7 @@ def test_a_throttled_half_open_trial_frees_its_slot_for_the_next_caller():
 
 
 def test_an_unknown_payment_is_counted_and_says_when_to_ask_again():
-    mp, _ = gateway({"status": 404, "response": {"message": "Payment not found"}},
-                    unknown_recheck_after_seconds=420)
+    mp, _ = gateway({"status": 404, "response": {"message": "Payment not found"}}, unknown_recheck_after_seconds=420)
     before = business_metrics.UNKNOWN_PAYMENTS._value.get()
     with pytest.raises(ApplicationError) as raised:
         mp.get_payment("999")
@@ -109,5 +114,10 @@ def test_an_unauthorized_read_is_not_an_unknown_payment():
 
 
 def _payment_body() -> dict:
-    return {"id": 123, "status": "approved", "transaction_amount": "9.99", "currency_id": "ARS",
-            "date_created": "2026-01-01T00:00:00.000-04:00"}
+    return {
+        "id": 123,
+        "status": "approved",
+        "transaction_amount": "9.99",
+        "currency_id": "ARS",
+        "date_created": "2026-01-01T00:00:00.000-04:00",
+    }

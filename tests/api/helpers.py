@@ -1,4 +1,5 @@
 """What the API tests share: the app served in-process, tokens, signed webhooks, seeded ids."""
+
 from __future__ import annotations
 
 import hashlib
@@ -7,7 +8,7 @@ import time
 import uuid
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from fastapi import FastAPI
@@ -18,7 +19,7 @@ from config.settings import Settings
 
 JWT_SECRET = "api-tests-jwt-secret-0123456789abcdef"
 WEBHOOK_SECRET = "api-tests-webhook-secret"
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 ALICE, BOB, ADMIN = 1, 2, 99
 
 
@@ -43,21 +44,26 @@ class SignedWebhook:
     body: bytes
 
 
-def signed_webhook(payment_id: str, secret: str = WEBHOOK_SECRET, ts: int | None = None,
-                   request_id: str | None = None, action: str = "payment.updated") -> SignedWebhook:
+def signed_webhook(
+    payment_id: str,
+    secret: str = WEBHOOK_SECRET,
+    ts: int | None = None,
+    request_id: str | None = None,
+    action: str = "payment.updated",
+) -> SignedWebhook:
     """A webhook exactly as MercadoPago sends it (ts in milliseconds)."""
     ts = int(time.time() * 1000) if ts is None else ts
     request_id = request_id or str(uuid.uuid4())
     manifest = f"id:{payment_id};request-id:{request_id};ts:{ts};"
     v1 = hmac.new(secret.encode(), manifest.encode(), hashlib.sha256).hexdigest()
+    # %-formatting: the JSON's own braces stay as they are
     body = (
-        '{"action":"%s","api_version":"v1","data":{"id":"%s"},"date_created":"2025-01-01T00:00:00Z",'
+        '{"action":"%s","api_version":"v1","data":{"id":"%s"},"date_created":"2025-01-01T00:00:00Z",'  # noqa: UP031
         '"id":12345,"live_mode":false,"type":"payment","user_id":"724484980"}' % (action, payment_id)
     ).encode()
     return SignedWebhook(
         url=f"/api/webhooks/mercadopago?data.id={payment_id}&type=payment",
-        headers={"x-signature": f"ts={ts},v1={v1}", "x-request-id": request_id,
-                 "content-type": "application/json"},
+        headers={"x-signature": f"ts={ts},v1={v1}", "x-request-id": request_id, "content-type": "application/json"},
         body=body,
     )
 

@@ -1,4 +1,5 @@
 """Bearer tokens: who may read what."""
+
 from __future__ import annotations
 
 import logging
@@ -90,14 +91,18 @@ async def test_the_refusal_reason_is_logged_not_answered(make_settings, seed, ca
 async def test_a_token_within_the_maximum_lifetime_is_accepted(make_settings, seed):
     settings = make_settings()
     async with serve(settings) as client:
-        day = await client.get(f"/api/payments/user/{ALICE}", headers=_token(_valid_claims(exp=int(time.time()) + 86400)))
+        day = await client.get(
+            f"/api/payments/user/{ALICE}", headers=_token(_valid_claims(exp=int(time.time()) + 86400))
+        )
     assert day.status_code == 200
 
 
 async def test_the_maximum_lifetime_is_configurable(make_settings, seed):
     settings = make_settings(auth_max_token_lifetime="PT1H")
     async with serve(settings) as client:
-        short = await client.get(f"/api/payments/user/{ALICE}", headers=bearer(settings, ALICE, ttl=timedelta(minutes=50)))
+        short = await client.get(
+            f"/api/payments/user/{ALICE}", headers=bearer(settings, ALICE, ttl=timedelta(minutes=50))
+        )
         long = await client.get(f"/api/payments/user/{ALICE}", headers=bearer(settings, ALICE, ttl=timedelta(hours=2)))
     assert short.status_code == 200 and long.status_code == 401
 
@@ -110,8 +115,9 @@ def test_the_maximum_lifetime_must_be_a_duration(make_settings):
 async def test_expiry_has_leeway_of_thirty_seconds(make_settings, seed):
     settings = make_settings()
     async with serve(settings) as client:
-        response = await client.get(f"/api/payments/user/{ALICE}",
-                                    headers=_token(_valid_claims(exp=int(time.time()) - 10)))
+        response = await client.get(
+            f"/api/payments/user/{ALICE}", headers=_token(_valid_claims(exp=int(time.time()) - 10))
+        )
     assert response.status_code == 200
 
 
@@ -149,8 +155,9 @@ async def test_admin_reads_everyone(make_settings, seed):
 async def test_roles_other_than_admin_grant_nothing(make_settings, seed):
     settings = make_settings()
     async with serve(settings) as client:
-        response = await client.get(f"/api/payments/{seed.bob_payment}",
-                                    headers=bearer(settings, ALICE, roles=["support"]))
+        response = await client.get(
+            f"/api/payments/{seed.bob_payment}", headers=bearer(settings, ALICE, roles=["support"])
+        )
     assert response.status_code == 403
 
 

@@ -3,13 +3,14 @@
 The real workflows are tested elsewhere; here stand-ins with the same names and message types
 check how the API talks to them and maps their answers.
 """
+
 from __future__ import annotations
 
 import asyncio
 import time
 import uuid
 from contextlib import asynccontextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -31,7 +32,7 @@ from workflows.messages import (
     SubscriptionView,
 )
 
-CREATED_AT = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
+CREATED_AT = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 
 @workflow.defn(name="CheckoutWorkflow")
@@ -83,8 +84,15 @@ class StandInSubscription:
     @workflow.update
     async def cancel(self, request: CancelSubscription) -> SubscriptionView:
         self.status, self.cancelled_by = SubscriptionStatus.CANCELLED, request.requested_by
-        return SubscriptionView(user_id=request.user_id, subscription_id=None, plan_id=2, status=self.status,
-                                start_date=None, end_date=None, outcome="CANCELLED")
+        return SubscriptionView(
+            user_id=request.user_id,
+            subscription_id=None,
+            plan_id=2,
+            status=self.status,
+            start_date=None,
+            end_date=None,
+            outcome="CANCELLED",
+        )
 
     @workflow.query
     def cancelled_by_whom(self) -> str | None:
@@ -101,9 +109,12 @@ def live_settings(make_settings, temporal_env):
 
 @asynccontextmanager
 async def stand_ins(temporal_env, settings):
-    async with Worker(temporal_env.client, task_queue=settings.temporal_task_queue,
-                      workflows=[StandInCheckout, StandInSubscription],
-                      workflow_runner=UnsandboxedWorkflowRunner()):
+    async with Worker(
+        temporal_env.client,
+        task_queue=settings.temporal_task_queue,
+        workflows=[StandInCheckout, StandInSubscription],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ):
         yield
 
 
@@ -121,8 +132,14 @@ async def test_checkout_starts_the_workflow_and_returns_the_preference(live_sett
         metrics = (await client.get("/metrics")).text
     assert response.status_code == 201
     body = response.json()
-    assert set(body) == {"checkoutId", "preferenceId", "initPoint", "sandboxInitPoint",
-                         "externalReference", "createdAt"}
+    assert set(body) == {
+        "checkoutId",
+        "preferenceId",
+        "initPoint",
+        "sandboxInitPoint",
+        "externalReference",
+        "createdAt",
+    }
     assert body["externalReference"].startswith(f"PLAN-2-USER-{ALICE}-")
     assert body["externalReference"][-8:] == body["checkoutId"][:8]
     assert body["createdAt"] == "2025-03-01T12:00:00Z"
@@ -160,12 +177,21 @@ async def test_replayed_key_of_an_ended_checkout_is_answered_from_the_read_model
         await handle.signal(StandInCheckout.finish)
         await asyncio.wait_for(handle.result(), 10)
         async with db() as session, session.begin():  # what the real workflow's activity persisted
-            session.add(CheckoutRow(
-                checkout_id=first["checkoutId"], external_reference=first["externalReference"],
-                preference_id=first["preferenceId"], init_point=first["initPoint"],
-                sandbox_init_point=first["sandboxInitPoint"], user_id=ALICE, plan_id=1,
-                amount=Decimal("9.99"), currency="ARS", status="COMPLETED", created_at=CREATED_AT,
-            ))
+            session.add(
+                CheckoutRow(
+                    checkout_id=first["checkoutId"],
+                    external_reference=first["externalReference"],
+                    preference_id=first["preferenceId"],
+                    init_point=first["initPoint"],
+                    sandbox_init_point=first["sandboxInitPoint"],
+                    user_id=ALICE,
+                    plan_id=1,
+                    amount=Decimal("9.99"),
+                    currency="ARS",
+                    status="COMPLETED",
+                    created_at=CREATED_AT,
+                )
+            )
         again = await client.post("/api/payments/checkout", **_checkout(settings, key=key))
         other_plan = await client.post("/api/payments/checkout", **_checkout(settings, plan_id=2, key=key))
     # a second run would have answered 201 with a new preference
@@ -177,8 +203,11 @@ async def test_checkout_for_another_user_is_403_unless_admin(live_settings, temp
     settings = live_settings()
     async with stand_ins(temporal_env, settings), serve(settings) as client:
         forbidden = await client.post("/api/payments/checkout", **_checkout(settings, user_id=BOB, token_user=ALICE))
-        admin = await client.post("/api/payments/checkout",
-                                  json={"userId": BOB, "planId": 1}, headers=bearer(settings, ADMIN, roles=["admin"]))
+        admin = await client.post(
+            "/api/payments/checkout",
+            json={"userId": BOB, "planId": 1},
+            headers=bearer(settings, ADMIN, roles=["admin"]),
+        )
         anonymous = await client.post("/api/payments/checkout", json={"userId": BOB, "planId": 1})
     assert forbidden.status_code == 403 and forbidden.json()["error"] == "forbidden"
     assert admin.status_code == 201
@@ -193,16 +222,21 @@ async def test_unknown_plan_is_404(make_settings, db):
     assert response.json() == {"error": "plan_not_found", "message": "plan 404 does not exist"}
 
 
-@pytest.mark.parametrize("body, headers", [
-    ({"userId": "one", "planId": 1}, {}),
-    ({"planId": 1}, {}),
-    ({"userId": ALICE, "planId": 1}, {"Idempotency-Key": "k" * 201}),
-    ({"userId": ALICE, "planId": 1}, {"Idempotency-Key": ""}),
-])
+@pytest.mark.parametrize(
+    "body, headers",
+    [
+        ({"userId": "one", "planId": 1}, {}),
+        ({"planId": 1}, {}),
+        ({"userId": ALICE, "planId": 1}, {"Idempotency-Key": "k" * 201}),
+        ({"userId": ALICE, "planId": 1}, {"Idempotency-Key": ""}),
+    ],
+)
 async def test_invalid_checkout_request_is_422(make_settings, db, body, headers):
     settings = make_settings()
     async with serve(settings) as client:
-        response = await client.post("/api/payments/checkout", json=body, headers={**bearer(settings, ALICE), **headers})
+        response = await client.post(
+            "/api/payments/checkout", json=body, headers={**bearer(settings, ALICE), **headers}
+        )
     assert response.status_code == 422
     assert response.json()["error"] == "validation_error" and response.json()["message"]
 
@@ -222,10 +256,12 @@ async def test_cancel_goes_through_the_subscription_workflow(live_settings, temp
     settings = live_settings()
     async with stand_ins(temporal_env, settings), serve(settings) as client:
         handle = await temporal_env.client.start_workflow(
-            "SubscriptionWorkflow", ALICE, id=subscription_workflow_id(ALICE), task_queue=settings.temporal_task_queue)
+            "SubscriptionWorkflow", ALICE, id=subscription_workflow_id(ALICE), task_queue=settings.temporal_task_queue
+        )
         try:
-            response = await client.post(f"/api/subscriptions/{seed.alice_subscription}/cancel",
-                                         headers=bearer(settings, ALICE))
+            response = await client.post(
+                f"/api/subscriptions/{seed.alice_subscription}/cancel", headers=bearer(settings, ALICE)
+            )
             assert response.status_code == 200
             assert response.json()["subscriptionId"] == seed.alice_subscription
             assert response.json()["status"] == "CANCELLED" and response.json()["message"]
@@ -237,7 +273,8 @@ async def test_cancel_goes_through_the_subscription_workflow(live_settings, temp
 async def test_cancel_without_a_running_workflow_is_409(live_settings, temporal_env, seed):
     settings = live_settings()
     async with serve(settings) as client:
-        response = await client.post(f"/api/subscriptions/{seed.alice_subscription}/cancel",
-                                     headers=bearer(settings, ALICE))
+        response = await client.post(
+            f"/api/subscriptions/{seed.alice_subscription}/cancel", headers=bearer(settings, ALICE)
+        )
     assert response.status_code == 409
     assert response.json()["error"] == "subscription_not_active"

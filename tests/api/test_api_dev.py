@@ -1,5 +1,6 @@
 """The development-only surface: demo tokens and the storefront exist only when DEV_ROUTES=1 asks
 for them (the embedded run does), and never in production."""
+
 from __future__ import annotations
 
 import os
@@ -90,11 +91,19 @@ def test_the_real_api_process_has_no_dev_token_in_staging(tmp_path, closed_port)
     """`uvicorn api.main:app` as compose runs it by default: APP_ENV=staging and no DEV_ROUTES."""
     port = free_port()
     kept = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR", "PYTHONPATH")}
-    env = {**kept, "APP_ENV": "staging", "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'api.db'}",
-           "TEMPORAL_ADDRESS": f"127.0.0.1:{closed_port}"}
+    env = {
+        **kept,
+        "APP_ENV": "staging",
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'api.db'}",
+        "TEMPORAL_ADDRESS": f"127.0.0.1:{closed_port}",
+    }
     api = ManagedProcess(
-        name="api", argv=[sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, cwd=PROJECT_ROOT, log_path=tmp_path / "api.log", ready=http_ready(f"http://127.0.0.1:{port}/healthz"),
+        name="api",
+        argv=[sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        cwd=PROJECT_ROOT,
+        log_path=tmp_path / "api.log",
+        ready=http_ready(f"http://127.0.0.1:{port}/healthz"),
     )
     api.start()
     try:

@@ -1,5 +1,6 @@
 """What the API shows about itself: the interactive docs and the OpenAPI document (off in production
 unless API_DOCS=1) and the Prometheus metrics (behind METRICS_TOKEN when it is set)."""
+
 from __future__ import annotations
 
 import base64

@@ -1,4 +1,5 @@
 """Reads of the read model: exact camelCase fields, decimal strings, ISO-8601 UTC times."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -6,11 +7,30 @@ from datetime import datetime, timedelta
 from tests.api.helpers import ADMIN, ALICE, BOB, NOW, bearer, serve
 
 PAYMENT_FIELDS = {
-    "paymentId", "mercadopagoPaymentId", "userId", "planId", "amount", "currency", "status",
-    "statusDetail", "externalReference", "paymentMethod", "paymentType", "createdAt", "approvedAt",
+    "paymentId",
+    "mercadopagoPaymentId",
+    "userId",
+    "planId",
+    "amount",
+    "currency",
+    "status",
+    "statusDetail",
+    "externalReference",
+    "paymentMethod",
+    "paymentType",
+    "createdAt",
+    "approvedAt",
 }
 SUBSCRIPTION_FIELDS = {
-    "subscriptionId", "userId", "planId", "status", "startDate", "endDate", "autoRenew", "createdAt", "updatedAt",
+    "subscriptionId",
+    "userId",
+    "planId",
+    "status",
+    "startDate",
+    "endDate",
+    "autoRenew",
+    "createdAt",
+    "updatedAt",
 }
 
 
@@ -25,8 +45,14 @@ async def test_plans_are_the_catalogue(make_settings):
         response = await client.get("/api/plans")
     assert response.status_code == 200
     plans = {plan["id"]: plan for plan in response.json()}
-    assert plans[1] == {"id": 1, "code": "BASIC", "name": "Plan BASIC", "price": "9.99",
-                        "currency": "ARS", "billingCycle": "monthly"}
+    assert plans[1] == {
+        "id": 1,
+        "code": "BASIC",
+        "name": "Plan BASIC",
+        "price": "9.99",
+        "currency": "ARS",
+        "billingCycle": "monthly",
+    }
     assert plans[9]["billingCycle"] == "PT20S" and plans[9]["price"] == "1.00"
 
 
@@ -107,8 +133,12 @@ async def test_checkout_status(make_settings, seed):
         waiting = (await client.get(f"/api/checkouts/{seed.bare_checkout}", headers=alice)).json()
         unknown = await client.get("/api/checkouts/nope", headers=bearer(settings, ADMIN, roles=["admin"]))
         unknown_to_alice = await client.get("/api/checkouts/nope", headers=alice)
-    assert paid == {"checkoutId": seed.alice_checkout, "status": "COMPLETED",
-                    "externalReference": "PLAN-2-USER-1-abc12345", "paymentId": seed.alice_approved}
+    assert paid == {
+        "checkoutId": seed.alice_checkout,
+        "status": "COMPLETED",
+        "externalReference": "PLAN-2-USER-1-abc12345",
+        "paymentId": seed.alice_approved,
+    }
     assert waiting["status"] == "AWAITING_PAYMENT" and waiting.get("paymentId") is None
     assert unknown.status_code == 404 and unknown.json()["error"] == "checkout_not_found"
     assert unknown_to_alice.status_code == 403 and unknown_to_alice.json()["error"] == "forbidden"
@@ -117,8 +147,9 @@ async def test_checkout_status(make_settings, seed):
 async def test_cancelling_a_cancelled_subscription_is_idempotent_without_temporal(make_settings, seed):
     settings = make_settings()  # Temporal is down: the row already says CANCELLED
     async with serve(settings) as client:
-        response = await client.post(f"/api/subscriptions/{seed.bob_subscription}/cancel",
-                                     headers=bearer(settings, BOB))
+        response = await client.post(
+            f"/api/subscriptions/{seed.bob_subscription}/cancel", headers=bearer(settings, BOB)
+        )
         missing = await client.post("/api/subscriptions/424242/cancel", headers=bearer(settings, BOB))
     assert response.status_code == 200
     assert response.json()["subscriptionId"] == seed.bob_subscription
@@ -129,7 +160,8 @@ async def test_cancelling_a_cancelled_subscription_is_idempotent_without_tempora
 async def test_cancel_with_temporal_down_is_503(make_settings, seed):
     settings = make_settings()
     async with serve(settings) as client:
-        response = await client.post(f"/api/subscriptions/{seed.alice_subscription}/cancel",
-                                     headers=bearer(settings, ALICE))
+        response = await client.post(
+            f"/api/subscriptions/{seed.alice_subscription}/cancel", headers=bearer(settings, ALICE)
+        )
     assert response.status_code == 503
     assert response.json()["error"] == "temporal_unavailable"

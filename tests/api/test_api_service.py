@@ -1,4 +1,5 @@
 """Health, readiness, metrics, CORS, the error shape, and how the app starts."""
+
 from __future__ import annotations
 
 import os
@@ -42,8 +43,10 @@ async def test_readyz_is_503_naming_temporal_when_it_is_down(make_settings, db):
 async def test_readyz_is_503_naming_the_database_when_it_is_down(make_settings, temporal_env, tmp_path):
     # a directory where the database file should be: SQLite cannot open it
     (tmp_path / "not-a-db").mkdir()
-    settings = make_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'not-a-db'}",
-                             temporal_address=temporal_env.client.service_client.config.target_host)
+    settings = make_settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'not-a-db'}",
+        temporal_address=temporal_env.client.service_client.config.target_host,
+    )
     async with serve(settings) as client:
         response = await client.get("/readyz")
     assert response.status_code == 503
@@ -75,10 +78,17 @@ async def test_two_apps_keep_separate_metrics(make_settings):
 
 async def test_cors_allows_configured_origins_only(make_settings):
     settings = make_settings(cors_origins="https://app.example, https://admin.example")
-    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,content-type"}
+    preflight = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type",
+    }
     async with serve(settings) as client:
-        allowed = await client.options("/api/payments/checkout", headers={"Origin": "https://admin.example", **preflight})
-        refused = await client.options("/api/payments/checkout", headers={"Origin": "https://evil.example", **preflight})
+        allowed = await client.options(
+            "/api/payments/checkout", headers={"Origin": "https://admin.example", **preflight}
+        )
+        refused = await client.options(
+            "/api/payments/checkout", headers={"Origin": "https://evil.example", **preflight}
+        )
         simple = await client.get("/api/plans", headers={"Origin": "https://app.example"})
     assert allowed.status_code == 200
     assert allowed.headers["access-control-allow-origin"] == "https://admin.example"
@@ -103,8 +113,11 @@ async def test_errors_share_one_shape_and_hide_internals(make_settings):
     async with serve(settings, app) as client:
         not_found = await client.get("/no/such/path")
         wrong_method = await client.delete("/api/plans")
-        bad_json = await client.post("/api/payments/checkout", content=b"{", headers={
-            **bearer(settings, ALICE), "content-type": "application/json"})
+        bad_json = await client.post(
+            "/api/payments/checkout",
+            content=b"{",
+            headers={**bearer(settings, ALICE), "content-type": "application/json"},
+        )
         internal = await client.get("/explode")
     assert not_found.status_code == 404 and not_found.json()["error"] == "not_found"
     assert wrong_method.status_code == 405 and wrong_method.json()["error"] == "method_not_allowed"
@@ -116,17 +129,31 @@ async def test_errors_share_one_shape_and_hide_internals(make_settings):
 
 
 def test_importing_the_app_does_no_io_and_bad_config_exits_with_one_line(tmp_path):
-    env = {**os.environ, "APP_ENV": "production", "MERCADOPAGO_WEBHOOK_SECRET": "",
-           "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'never-created' / 'x.db'}"}
+    env = {
+        **os.environ,
+        "APP_ENV": "production",
+        "MERCADOPAGO_WEBHOOK_SECRET": "",
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'never-created' / 'x.db'}",
+    }
     env.pop("MERCADOPAGO_WEBHOOK_SECRET")
-    imported = subprocess.run([sys.executable, "-c", "import api.main; print(type(api.main.app).__name__)"],
-                              env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+    imported = subprocess.run(
+        [sys.executable, "-c", "import api.main; print(type(api.main.app).__name__)"],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert imported.returncode == 0 and imported.stdout.strip() == "FastAPI"
     assert not (tmp_path / "never-created").exists()
 
     server = subprocess.run(
         [sys.executable, "-m", "uvicorn", "api.main:app", "--port", "0", "--log-level", "error"],
-        env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60,
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert server.returncode != 0
     assert "MERCADOPAGO_WEBHOOK_SECRET is required" in server.stderr

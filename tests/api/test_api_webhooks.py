@@ -1,9 +1,10 @@
 """The MercadoPago webhook: verify, relay to Temporal (signal-with-start), answer within 2 s."""
+
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import socket
+import sqlite3
 import time
 from contextlib import contextmanager
 
@@ -38,6 +39,7 @@ async def _exists(temporal_env, workflow_id: str) -> bool:
 
 async def _inbox(db, expected: int) -> list[WebhookEventRow]:
     """Inbox rows once `expected` of them are there (the record is written best-effort, async)."""
+
     async def rows() -> list[WebhookEventRow]:
         async with db() as session:
             found = (await session.scalars(select(WebhookEventRow).order_by(WebhookEventRow.id))).all()
@@ -76,10 +78,16 @@ async def test_duplicate_deliveries_land_on_one_workflow(live_settings, temporal
             response = await client.post(webhook.url, headers=webhook.headers, content=webhook.body)
             assert response.status_code == 200
     handle = temporal_env.client.get_workflow_handle("payment-5100000002")
-    signals = [event async for event in handle.fetch_history_events()
-               if event.HasField("workflow_execution_signaled_event_attributes")]
-    started = [event async for event in handle.fetch_history_events()
-               if event.HasField("workflow_execution_started_event_attributes")]
+    signals = [
+        event
+        async for event in handle.fetch_history_events()
+        if event.HasField("workflow_execution_signaled_event_attributes")
+    ]
+    started = [
+        event
+        async for event in handle.fetch_history_events()
+        if event.HasField("workflow_execution_started_event_attributes")
+    ]
     assert len(started) == 1 and len(signals) == 3
 
 
@@ -91,8 +99,11 @@ async def test_concurrent_duplicates_share_signals_and_all_are_accepted(live_set
     assert [r.status_code for r in responses] == [200] * deliveries
     assert {r.json()["status"] for r in responses} == {"accepted"}
     handle = temporal_env.client.get_workflow_handle("payment-5100000003")
-    signals = [event async for event in handle.fetch_history_events()
-               if event.HasField("workflow_execution_signaled_event_attributes")]
+    signals = [
+        event
+        async for event in handle.fetch_history_events()
+        if event.HasField("workflow_execution_signaled_event_attributes")
+    ]
     # those that came while a relay was in flight waited for one more, together
     assert 1 <= len(signals) < deliveries
     rows = await _inbox(db, deliveries)
@@ -107,10 +118,13 @@ async def test_timestamp_in_seconds_is_accepted_too(live_settings):
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("ts", [
-    pytest.param(lambda: int((time.time() - 3600) * 1000), id="stale-ms"),
-    pytest.param(lambda: int(time.time() - 3600), id="stale-seconds"),
-])
+@pytest.mark.parametrize(
+    "ts",
+    [
+        pytest.param(lambda: int((time.time() - 3600) * 1000), id="stale-ms"),
+        pytest.param(lambda: int(time.time() - 3600), id="stale-seconds"),
+    ],
+)
 async def test_stale_signature_is_401_when_a_tolerance_is_set(live_settings, temporal_env, ts):
     settings = live_settings(webhook_tolerance_seconds=300)
     webhook = signed_webhook("5100000004", ts=ts())
@@ -144,25 +158,29 @@ async def test_bad_signature_is_401_and_starts_nothing(live_settings, temporal_e
 async def test_ipn_is_relayed_as_a_hint(live_settings, temporal_env):
     settings = live_settings()
     async with serve(settings) as client:
-        response = await client.post("/api/webhooks/mercadopago?topic=payment&id=5100000007",
-                                     json={"resource": "5100000007", "topic": "payment"})
+        response = await client.post(
+            "/api/webhooks/mercadopago?topic=payment&id=5100000007", json={"resource": "5100000007", "topic": "payment"}
+        )
     assert response.status_code == 200
-    assert response.json() == {"status": "accepted", "paymentId": "5100000007",
-                               "message": response.json()["message"]}
+    assert response.json() == {"status": "accepted", "paymentId": "5100000007", "message": response.json()["message"]}
     assert await _exists(temporal_env, "payment-5100000007")
 
 
-@pytest.mark.parametrize("url", [
-    "/api/webhooks/mercadopago?topic=merchant_order&id=5100000008",
-    "/api/webhooks/mercadopago?data.id=5100000008&type=topic_merchant_order_wh",
-    "/api/webhooks/mercadopago?topic=chargebacks&id=5100000008",
-    "/api/webhooks/mercadopago?data.id=5100000008&type=subscription_preapproval",
-    "/api/webhooks/mercadopago",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/webhooks/mercadopago?topic=merchant_order&id=5100000008",
+        "/api/webhooks/mercadopago?data.id=5100000008&type=topic_merchant_order_wh",
+        "/api/webhooks/mercadopago?topic=chargebacks&id=5100000008",
+        "/api/webhooks/mercadopago?data.id=5100000008&type=subscription_preapproval",
+        "/api/webhooks/mercadopago",
+    ],
+)
 async def test_other_topics_are_ignored(make_settings, db, url):
     async with serve(make_settings()) as client:  # Temporal down: ignoring must not need it
-        response = await client.post(url, json={"resource": "https://api.mercadolibre.com/merchant_orders/1",
-                                                "topic": "merchant_order"})
+        response = await client.post(
+            url, json={"resource": "https://api.mercadolibre.com/merchant_orders/1", "topic": "merchant_order"}
+        )
     assert response.status_code == 200
     assert response.json()["status"] == "ignored"
     [row] = await _inbox(db, 1)
@@ -260,8 +278,9 @@ async def test_temporal_hanging_is_503_within_two_seconds(make_settings):
     assert elapsed < ANSWER_WITHIN
 
 
-async def test_database_trouble_does_not_delay_or_fail_a_relayed_notification(live_settings, temporal_env, db,
-                                                                               database_url):
+async def test_database_trouble_does_not_delay_or_fail_a_relayed_notification(
+    live_settings, temporal_env, db, database_url
+):
     settings = live_settings()
     webhook = signed_webhook("5100000013")
     # another writer holds the SQLite write lock: the inbox insert would wait (busy_timeout)
@@ -280,8 +299,9 @@ async def test_database_trouble_does_not_delay_or_fail_a_relayed_notification(li
     assert await _exists(temporal_env, "payment-5100000013")
 
 
-async def test_only_a_delivery_temporal_does_not_hold_waits_for_its_inbox_record(live_settings, temporal_env, db,
-                                                                                 database_url, monkeypatch):
+async def test_only_a_delivery_temporal_does_not_hold_waits_for_its_inbox_record(
+    live_settings, temporal_env, db, database_url, monkeypatch
+):
     # waits long enough that an answer held up by its record could not come while the lock is held
     monkeypatch.setattr(webhooks, "INBOX_WAIT_SECONDS", 60.0)
     monkeypatch.setattr(webhooks, "ANSWER_WITHIN_SECONDS", 60.0)
@@ -307,7 +327,9 @@ async def test_only_a_delivery_temporal_does_not_hold_waits_for_its_inbox_record
         blocker.close()
     rows = await _inbox(db, 2)
     assert sorted((row.resource_id, row.outcome) for row in rows) == [
-        ("5100000016", "accepted"), ("5100000017", "rejected")]
+        ("5100000016", "accepted"),
+        ("5100000017", "rejected"),
+    ]
 
 
 async def test_missing_inbox_table_does_not_fail_a_relayed_notification(live_settings, temporal_env):

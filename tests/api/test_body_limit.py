@@ -1,5 +1,6 @@
 """Request bodies are limited before anything reads, parses or authenticates them: a declared
 Content-Length over the limit is refused unread, a streamed body is cut off at the limit."""
+
 from __future__ import annotations
 
 import asyncio
@@ -52,8 +53,9 @@ async def test_a_declared_length_over_the_limit_is_refused_unread(make_settings)
     settings = make_settings()
     upload = Upload()
     async with serve(settings) as client:
-        response = await client.post(CHECKOUT, content=upload,
-                                     headers={"content-length": str(HUGE), "content-type": "application/json"})
+        response = await client.post(
+            CHECKOUT, content=upload, headers={"content-length": str(HUGE), "content-type": "application/json"}
+        )
     _refused(response, settings.max_request_body_bytes)
     assert upload.yielded <= CHUNK  # nothing, or the one chunk the client had in hand
 
@@ -62,8 +64,9 @@ async def test_a_lying_content_length_does_not_lift_the_limit(make_settings):
     settings = make_settings()
     upload = Upload()
     async with serve(settings) as client:
-        response = await client.post(CHECKOUT, content=upload,
-                                     headers={"content-length": "20", "content-type": "application/json"})
+        response = await client.post(
+            CHECKOUT, content=upload, headers={"content-length": "20", "content-type": "application/json"}
+        )
     _refused(response, settings.max_request_body_bytes)
     assert upload.yielded <= settings.max_request_body_bytes + CHUNK, upload.yielded
 
@@ -111,6 +114,7 @@ async def test_a_normal_checkout_still_works(live_settings, temporal_env, db):  
 
 # --- over a real socket ------------------------------------------------------------------------------
 
+
 @contextlib.asynccontextmanager
 async def uvicorn_serving(app):
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error", lifespan="on"))
@@ -133,8 +137,10 @@ async def test_uvicorn_stops_reading_a_huge_upload(make_settings, framing):
     async with uvicorn_serving(create_app(settings)) as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         length = "Transfer-Encoding: chunked" if framing == "chunked" else f"Content-Length: {HUGE}"
-        writer.write(f"POST {CHECKOUT} HTTP/1.1\r\nHost: paysaga.test\r\nContent-Type: application/json\r\n"
-                     f"{length}\r\n\r\n".encode())
+        writer.write(
+            f"POST {CHECKOUT} HTTP/1.1\r\nHost: paysaga.test\r\nContent-Type: application/json\r\n"
+            f"{length}\r\n\r\n".encode()
+        )
         chunk = b"x" * CHUNK
         framed = b"%x\r\n%s\r\n" % (len(chunk), chunk) if framing == "chunked" else chunk
 

@@ -1,5 +1,6 @@
 """Duplicate hints for one payment share relays, and each delivery is covered by a relay that
 started after it arrived (so the workflow's read-back sees what that delivery announced)."""
+
 from __future__ import annotations
 
 import asyncio

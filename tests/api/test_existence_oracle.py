@@ -2,6 +2,7 @@
 user's id and for one that does not exist gets the same answer (403, same body, same headers)
 after the same database work. Admins still get 404 for ids that do not exist. And a cancel the
 workflow rejects answers a fixed message, never the workflow's own reason."""
+
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
@@ -21,12 +22,24 @@ MISSING_PAYMENT, MISSING_SUBSCRIPTION, MISSING_CHECKOUT = 987_654_321, 987_654_3
 
 # (method, path of ALICE's resource, path of one that does not exist, what an admin gets for it)
 PROBES = {
-    "payment": ("GET", lambda s: f"/api/payments/{s.alice_approved}", f"/api/payments/{MISSING_PAYMENT}",
-                "payment_not_found"),
-    "checkout": ("GET", lambda s: f"/api/checkouts/{s.alice_checkout}", f"/api/checkouts/{MISSING_CHECKOUT}",
-                 "checkout_not_found"),
-    "subscription cancel": ("POST", lambda s: f"/api/subscriptions/{s.alice_subscription}/cancel",
-                            f"/api/subscriptions/{MISSING_SUBSCRIPTION}/cancel", "subscription_not_found"),
+    "payment": (
+        "GET",
+        lambda s: f"/api/payments/{s.alice_approved}",
+        f"/api/payments/{MISSING_PAYMENT}",
+        "payment_not_found",
+    ),
+    "checkout": (
+        "GET",
+        lambda s: f"/api/checkouts/{s.alice_checkout}",
+        f"/api/checkouts/{MISSING_CHECKOUT}",
+        "checkout_not_found",
+    ),
+    "subscription cancel": (
+        "POST",
+        lambda s: f"/api/subscriptions/{s.alice_subscription}/cancel",
+        f"/api/subscriptions/{MISSING_SUBSCRIPTION}/cancel",
+        "subscription_not_found",
+    ),
 }
 # headers that legitimately differ between two answers
 _VARYING = {"date", "x-request-id", "traceparent"}
@@ -66,8 +79,9 @@ async def test_a_foreign_id_and_a_missing_one_look_the_same_to_a_user(make_setti
         missing, missing_statements = await _ask(client, statements, method, missing_path, bob)
     assert foreign.status_code == missing.status_code == 403
     assert foreign.json() == missing.json() == {"error": "forbidden", "message": "you may not access this resource"}
-    assert ({k: v for k, v in foreign.headers.items() if k not in _VARYING}
-            == {k: v for k, v in missing.headers.items() if k not in _VARYING})
+    assert {k: v for k, v in foreign.headers.items() if k not in _VARYING} == {
+        k: v for k, v in missing.headers.items() if k not in _VARYING
+    }
     # no lookup happens for one that exists and not for the other (timing follows the work done)
     assert foreign_statements == missing_statements
 
@@ -107,14 +121,20 @@ class RefusingSubscription:
 
 async def test_a_rejected_cancel_answers_a_fixed_message(make_settings, temporal_env, seed, caplog):
     settings = make_settings(temporal_address=temporal_env.client.service_client.config.target_host)
-    async with Worker(temporal_env.client, task_queue=settings.temporal_task_queue, workflows=[RefusingSubscription],
-                      workflow_runner=UnsandboxedWorkflowRunner()):
+    async with Worker(
+        temporal_env.client,
+        task_queue=settings.temporal_task_queue,
+        workflows=[RefusingSubscription],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ):
         handle = await temporal_env.client.start_workflow(
-            RefusingSubscription.run, ALICE, id=subscription_workflow_id(ALICE), task_queue=settings.temporal_task_queue)
+            RefusingSubscription.run, ALICE, id=subscription_workflow_id(ALICE), task_queue=settings.temporal_task_queue
+        )
         try:
             async with serve(settings) as client:
-                response = await client.post(f"/api/subscriptions/{seed.alice_subscription}/cancel",
-                                             headers=bearer(settings, ALICE))
+                response = await client.post(
+                    f"/api/subscriptions/{seed.alice_subscription}/cancel", headers=bearer(settings, ALICE)
+                )
         finally:
             await handle.terminate()
     assert response.status_code == 409

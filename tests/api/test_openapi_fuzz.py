@@ -5,6 +5,7 @@ and every answer must be one the document declares, in the shape it declares.
 Temporal is down here (a closed port): the operations that need it answer 503 with the error
 shape, which the contract documents; any other 5xx fails.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,8 +37,12 @@ def _app():
     engine = create_sync_engine(f"sqlite:///{path}")
     Base.metadata.create_all(engine)
     engine.dispose()
-    app_settings = Settings(database_url=f"sqlite+aiosqlite:///{path}", temporal_address="127.0.0.1:9",
-                            auth_jwt_secret=JWT_SECRET, mercadopago_webhook_secret=WEBHOOK_SECRET)
+    app_settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{path}",
+        temporal_address="127.0.0.1:9",
+        auth_jwt_secret=JWT_SECRET,
+        mercadopago_webhook_secret=WEBHOOK_SECRET,
+    )
     return create_app(app_settings), app_settings
 
 

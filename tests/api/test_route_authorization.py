@@ -4,6 +4,7 @@ The table must name every route the app serves: a new route fails this test unti
 decides who may call it. Temporal is down here (a closed port), so an allowed call that needs it
 answers 503; what matters is that nobody gets past 401/403 who should not, and that nothing 500s.
 """
+
 from __future__ import annotations
 
 import base64
@@ -32,9 +33,13 @@ ROUTES = {
     ("GET", "/api/checkouts/{checkoutId}"): (OWNER, lambda s: (f"/api/checkouts/{s.alice_checkout}", None)),
     ("GET", "/api/subscriptions/user/{userId}"): (OWNER, lambda s: (f"/api/subscriptions/user/{ALICE}", None)),
     ("GET", "/api/subscriptions/user/{userId}/active"): (
-        OWNER, lambda s: (f"/api/subscriptions/user/{ALICE}/active", None)),
+        OWNER,
+        lambda s: (f"/api/subscriptions/user/{ALICE}/active", None),
+    ),
     ("POST", "/api/subscriptions/{subscriptionId}/cancel"): (
-        OWNER, lambda s: (f"/api/subscriptions/{s.alice_subscription}/cancel", None)),
+        OWNER,
+        lambda s: (f"/api/subscriptions/{s.alice_subscription}/cancel", None),
+    ),
     ("POST", "/api/webhooks/mercadopago"): (SIGNED, lambda s: ("/api/webhooks/mercadopago?type=payment&data.id=1", {})),
     ("GET", "/healthz"): (PUBLIC, lambda s: ("/healthz", None)),
     ("GET", "/readyz"): (PUBLIC, lambda s: ("/readyz", None)),
@@ -101,8 +106,7 @@ async def test_every_route_for_every_role(make_settings, seed, role):
     async with serve(settings) as client:
         for (method, _), (access, call) in ROUTES.items():
             url, body = call(seed)
-            response = await client.request("GET" if method == "MOUNT" else method, url, headers=headers,
-                                            json=body)
+            response = await client.request("GET" if method == "MOUNT" else method, url, headers=headers, json=body)
             if access == SIGNED:
                 assert response.status_code == 401 and response.json()["error"] == "invalid_signature", url
                 seen[url] = "no signature"
@@ -115,12 +119,18 @@ async def test_every_route_for_every_role(make_settings, seed, role):
 
 async def test_development_routes_are_absent_in_production(make_settings):
     settings = make_settings(
-        app_env="production", mercadopago_webhook_secret="w" * 40, auth_jwt_secret="j" * 40,
+        app_env="production",
+        mercadopago_webhook_secret="w" * 40,
+        auth_jwt_secret="j" * 40,
         mercadopago_access_token="APP_USR-4927153802614739-061218-5c1f0e9a7b2d4c6e8f0a1b3c5d7e9f21-1160743707",
         mercadopago_notification_url="https://shop.example/api/webhooks/mercadopago",
-        mercadopago_api_base_url="https://api.mercadopago.com", temporal_insecure_ok=True,
-        payload_encryption_key="k1:" + base64.b64encode(b"p" * 32).decode())
-    settings.model_copy(update={"database_url": "postgresql+asyncpg://paysaga_api:Zq8-Lr2-x7@db/paysaga"}).check_production()
+        mercadopago_api_base_url="https://api.mercadopago.com",
+        temporal_insecure_ok=True,
+        payload_encryption_key="k1:" + base64.b64encode(b"p" * 32).decode(),
+    )
+    settings.model_copy(
+        update={"database_url": "postgresql+asyncpg://paysaga_api:Zq8-Lr2-x7@db/paysaga"}
+    ).check_production()
     app = create_app(settings)  # on the test's SQLite file: only the routes matter here
     async with serve(settings, app) as client:
         assert ("POST", "/api/dev/token") not in served_routes(app)

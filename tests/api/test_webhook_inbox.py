@@ -1,5 +1,6 @@
 """The webhook inbox's queue is bounded: when the database falls behind, records are shed and
 counted, and recording never waits."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -14,13 +15,27 @@ from tests.support.waiting import eventually
 
 
 def _accepted(n: int) -> InboxEntry:
-    return InboxEntry(topic="payment", action="payment.updated", resource_id=str(5400000000 + n), request_id=None,
-                      signature_valid=True, outcome="accepted", detail="relayed")
+    return InboxEntry(
+        topic="payment",
+        action="payment.updated",
+        resource_id=str(5400000000 + n),
+        request_id=None,
+        signature_valid=True,
+        outcome="accepted",
+        detail="relayed",
+    )
 
 
 def _forged(n: int) -> InboxEntry:
-    return InboxEntry(topic="payment", action=None, resource_id=str(5500000000 + n), request_id=None,
-                      signature_valid=False, outcome="rejected", detail="signature: SignatureMismatch")
+    return InboxEntry(
+        topic="payment",
+        action=None,
+        resource_id=str(5500000000 + n),
+        request_id=None,
+        signature_valid=False,
+        outcome="rejected",
+        detail="signature: SignatureMismatch",
+    )
 
 
 async def _count(db) -> int:
@@ -56,8 +71,9 @@ async def _count_is(db, expected: int) -> bool:
 async def test_refused_records_are_sampled_accepted_ones_kept(db):
     shed = Counter()
     now = [0.0]
-    inbox = WebhookInbox(db, refused_samples_per_minute=3, on_shed=lambda reason: shed.update([reason]),
-                         clock=lambda: now[0])
+    inbox = WebhookInbox(
+        db, refused_samples_per_minute=3, on_shed=lambda reason: shed.update([reason]), clock=lambda: now[0]
+    )
     kept = [inbox.record(_forged(n)) for n in range(10)] + [inbox.record(_accepted(n)) for n in range(10)]
     assert sum(f is not None for f in kept) == 3 + 10
     now[0] += 20.0  # one sample back a minute's third later

@@ -1,6 +1,7 @@
 """Property tests over what a webhook delivery carries: the x-signature header, the query string
 and the body. Whatever arrives, the answer is a clean one (200, or 4xx/503 with the error
 shape), never an exception."""
+
 from __future__ import annotations
 
 import os
@@ -29,15 +30,23 @@ DIGITS_ANY_SCRIPT = st.text(st.characters(categories=["Nd", "No"]), min_size=1, 
 signature_like = st.one_of(
     st.none(),
     st.text(max_size=200),
-    st.builds(lambda ts, v1: f"ts={ts},v1={v1}", st.one_of(st.integers(), DIGITS_ANY_SCRIPT, st.text(max_size=20)),
-              st.text(max_size=80)),
-    st.lists(st.tuples(st.sampled_from(["ts", "v1", "v2", "TS", " ts", ""]), st.text(max_size=30)), max_size=5)
-      .map(lambda pairs: ",".join(f"{k}={v}" for k, v in pairs)),
+    st.builds(
+        lambda ts, v1: f"ts={ts},v1={v1}",
+        st.one_of(st.integers(), DIGITS_ANY_SCRIPT, st.text(max_size=20)),
+        st.text(max_size=80),
+    ),
+    st.lists(st.tuples(st.sampled_from(["ts", "v1", "v2", "TS", " ts", ""]), st.text(max_size=30)), max_size=5).map(
+        lambda pairs: ",".join(f"{k}={v}" for k, v in pairs)
+    ),
 )
 
 
-@given(x_signature=signature_like, request_id=st.one_of(st.none(), st.text(max_size=60)),
-       data_id=st.one_of(st.none(), st.text(max_size=40)), tolerance=st.integers(0, 10**6))
+@given(
+    x_signature=signature_like,
+    request_id=st.one_of(st.none(), st.text(max_size=60)),
+    data_id=st.one_of(st.none(), st.text(max_size=40)),
+    tolerance=st.integers(0, 10**6),
+)
 def test_signature_verification_only_ever_rejects(x_signature, request_id, data_id, tolerance):
     try:
         verify_signature(x_signature, request_id, data_id, WEBHOOK_SECRET, tolerance)
@@ -61,9 +70,11 @@ def test_timestamps_in_seconds_and_milliseconds_read_alike(ts):
 
 # parts an attacker may add around a captured delivery's own `ts` and `v1`
 EXTRA_PART = st.one_of(
-    st.builds(lambda key, value: f"{key}={value}",
-              st.sampled_from(["ts", "v1", "v2", "TS", "V1", " ts", "ts ", "foo", ""]),
-              st.one_of(st.just("{now}"), st.just("{old}"), st.just("{old_v1}"), st.text(max_size=12))),
+    st.builds(
+        lambda key, value: f"{key}={value}",
+        st.sampled_from(["ts", "v1", "v2", "TS", "V1", " ts", "ts ", "foo", ""]),
+        st.one_of(st.just("{now}"), st.just("{old}"), st.just("{old_v1}"), st.text(max_size=12)),
+    ),
     st.sampled_from(["", " ", "ts", "=", "v1"]),
 )
 
@@ -74,8 +85,9 @@ def test_a_week_old_capture_verifies_in_no_wrapping(extra, order):
     old = signed_webhook("123", ts=int((time.time() - 7 * 24 * 3600) * 1000), request_id="r-1")
     old_ts, old_v1 = (part.split("=", 1)[1] for part in old.headers["x-signature"].split(","))
     now = str(int(time.time() * 1000))
-    parts = [f"ts={old_ts}", f"v1={old_v1}"] + [p.replace("{now}", now).replace("{old}", old_ts)
-                                                 .replace("{old_v1}", old_v1) for p in extra]
+    parts = [f"ts={old_ts}", f"v1={old_v1}"] + [
+        p.replace("{now}", now).replace("{old}", old_ts).replace("{old_v1}", old_v1) for p in extra
+    ]
     order.shuffle(parts)
     with pytest.raises(SignatureRejected):
         verify_signature(",".join(parts), "r-1", "123", WEBHOOK_SECRET, 300)
@@ -96,6 +108,7 @@ def test_the_body_reader_never_raises(body):
 
 # --- over HTTP ----------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def client():
     var = tempfile.mkdtemp(prefix="paysaga-webhook-fuzz-")
@@ -103,9 +116,16 @@ def client():
     engine = create_sync_engine(f"sqlite:///{path}")
     Base.metadata.create_all(engine)
     engine.dispose()
-    app = create_app(Settings(
-        database_url=f"sqlite+aiosqlite:///{path}", temporal_address="127.0.0.1:9", auth_jwt_secret=JWT_SECRET,
-        mercadopago_webhook_secret=WEBHOOK_SECRET, ipn_rate_limit_per_ip=10**6, ipn_rate_limit_global=10**6))
+    app = create_app(
+        Settings(
+            database_url=f"sqlite+aiosqlite:///{path}",
+            temporal_address="127.0.0.1:9",
+            auth_jwt_secret=JWT_SECRET,
+            mercadopago_webhook_secret=WEBHOOK_SECRET,
+            ipn_rate_limit_per_ip=10**6,
+            ipn_rate_limit_global=10**6,
+        )
+    )
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
 
@@ -114,10 +134,17 @@ QUERY_KEYS = st.sampled_from(["type", "topic", "data.id", "id", "source_news", "
 query = st.lists(st.tuples(QUERY_KEYS, st.one_of(st.text(max_size=30), st.integers().map(str))), max_size=5)
 
 
-@settings(max_examples=int(os.environ.get("PAYSAGA_FUZZ_EXAMPLES", "150")), deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(params=query, x_signature=st.one_of(st.none(), HEADER_TEXT), request_id=st.one_of(st.none(), HEADER_TEXT),
-       body=st.one_of(st.binary(max_size=200), st.just(b'{"action": "payment.updated", "data": {"id": "1"}}')))
+@settings(
+    max_examples=int(os.environ.get("PAYSAGA_FUZZ_EXAMPLES", "150")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    params=query,
+    x_signature=st.one_of(st.none(), HEADER_TEXT),
+    request_id=st.one_of(st.none(), HEADER_TEXT),
+    body=st.one_of(st.binary(max_size=200), st.just(b'{"action": "payment.updated", "data": {"id": "1"}}')),
+)
 def test_any_delivery_gets_a_clean_answer(client, params, x_signature, request_id, body):
     # header bytes as they come off the wire (HTTP headers are latin-1)
     headers = {"content-type": b"application/json"}

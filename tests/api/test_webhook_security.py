@@ -1,5 +1,6 @@
 """The webhook endpoint against hostile senders: replays, floods, oversized bodies, and an inbox
 that records every delivery without keeping anything secret."""
+
 from __future__ import annotations
 
 import time
@@ -52,6 +53,7 @@ async def _inbox(db, expected: int) -> list[WebhookEventRow]:
 
 # --- replays ------------------------------------------------------------------------------
 
+
 def test_the_default_tolerance_refuses_replays():
     assert Settings().webhook_tolerance_seconds == 300
 
@@ -62,11 +64,10 @@ def test_a_captured_delivery_verifies_only_within_the_tolerance(unit):
     webhook = signed_webhook("5200000001", ts=int(captured_at * unit))
     signature, request_id = webhook.headers["x-signature"], webhook.headers["x-request-id"]
     for later in (0, 120, 299):
-        verify_signature(signature, request_id, "5200000001", WEBHOOK_SECRET, 300, now=lambda: captured_at + later)
+        verify_signature(signature, request_id, "5200000001", WEBHOOK_SECRET, 300, now=lambda: captured_at + later)  # noqa: B023
     for later in (301, 3600, -301):  # replayed later, or dated in the future
         with pytest.raises(SignatureRejected, match="TimestampOutOfTolerance"):
-            verify_signature(signature, request_id, "5200000001", WEBHOOK_SECRET, 300,
-                             now=lambda: captured_at + later)
+            verify_signature(signature, request_id, "5200000001", WEBHOOK_SECRET, 300, now=lambda: captured_at + later)  # noqa: B023
 
 
 async def test_a_valid_delivery_replayed_with_its_old_timestamp_is_401(make_settings, db):
@@ -75,13 +76,16 @@ async def test_a_valid_delivery_replayed_with_its_old_timestamp_is_401(make_sett
     async with serve_from(settings) as client:
         response = await client("198.51.100.1").post(captured.url, headers=captured.headers, content=captured.body)
     assert response.status_code == 401
-    assert response.json() == {"error": "invalid_signature",
-                               "message": "the x-signature header is missing or does not verify"}
+    assert response.json() == {
+        "error": "invalid_signature",
+        "message": "the x-signature header is missing or does not verify",
+    }
     [row] = await _inbox(db, 1)
     assert row.outcome == "rejected" and row.detail == "signature: TimestampOutOfTolerance"
 
 
 # --- body size ------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("declared", [True, False], ids=["content-length", "streamed"])
 async def test_a_body_over_the_limit_is_413(make_settings, db, declared):
@@ -91,11 +95,12 @@ async def test_a_body_over_the_limit_is_413(make_settings, db, declared):
 
     async def chunks():
         for start in range(0, len(big), 8192):
-            yield big[start:start + 8192]
+            yield big[start : start + 8192]
 
     async with serve_from(settings) as client:
         response = await client("198.51.100.2").post(
-            webhook.url, headers=webhook.headers, content=big if declared else chunks())
+            webhook.url, headers=webhook.headers, content=big if declared else chunks()
+        )
     assert response.status_code == 413
     assert response.json()["error"] == "payload_too_large"
     assert response.headers["connection"] == "close"
@@ -105,6 +110,7 @@ async def test_a_body_over_the_limit_is_413(make_settings, db, declared):
 
 
 # --- rate limits on unsigned hints ---------------------------------------------------------------
+
 
 async def test_unsigned_hints_are_limited_per_source_address(make_settings, db):
     settings = make_settings(ipn_rate_limit_per_ip=3, ipn_rate_limit_global=100)
@@ -151,6 +157,7 @@ def test_rate_limiter_refills_and_forgets_old_sources():
 
 # --- the inbox keeps every delivery and no secret ---------------------------------------------
 
+
 async def test_the_inbox_records_each_delivery_and_no_secret(make_settings, db):
     settings = make_settings(ipn_rate_limit_per_ip=2)
     valid = signed_webhook("5200000010")
@@ -172,8 +179,10 @@ async def test_the_inbox_records_each_delivery_and_no_secret(make_settings, db):
         ("/api/webhooks/mercadopago", {}, b""),
     ]
     async with serve_from(settings) as client:
-        statuses = [(await client("198.51.100.40").post(url, headers=headers, content=body)).status_code
-                    for url, headers, body in deliveries]
+        statuses = [
+            (await client("198.51.100.40").post(url, headers=headers, content=body)).status_code
+            for url, headers, body in deliveries
+        ]
     assert statuses == [503, 401, 401, 401, 503, 413, 401, 200, 200, 429, 429]
     # all but the oversized one, refused by its declared length before the endpoint ran
     rows = await _inbox(db, len(deliveries) - 1)
@@ -254,16 +263,16 @@ def _header(template: str, old, fresh) -> str:
 def test_a_week_old_capture_is_refused_whatever_it_is_wrapped_in(template):
     old, fresh = _capture_and_fresh("5200000020")
     with pytest.raises(SignatureRejected):
-        verify_signature(_header(template, old, fresh), old.headers["x-request-id"], "5200000020",
-                         WEBHOOK_SECRET, 300)
+        verify_signature(_header(template, old, fresh), old.headers["x-request-id"], "5200000020", WEBHOOK_SECRET, 300)
 
 
 @pytest.mark.parametrize("template", list(FRESH_MALFORMED.values()), ids=list(FRESH_MALFORMED))
 def test_a_header_of_another_shape_is_refused(template):
     old, fresh = _capture_and_fresh("5200000021")
     with pytest.raises(SignatureRejected, match="MalformedSignatureHeader"):
-        verify_signature(_header(template, old, fresh), fresh.headers["x-request-id"], "5200000021",
-                         WEBHOOK_SECRET, 300)
+        verify_signature(
+            _header(template, old, fresh), fresh.headers["x-request-id"], "5200000021", WEBHOOK_SECRET, 300
+        )
 
 
 @pytest.mark.parametrize("template", list(FRESH_ACCEPTED.values()), ids=list(FRESH_ACCEPTED))
@@ -272,9 +281,11 @@ def test_documented_shapes_verify(template):
     verify_signature(_header(template, old, fresh), fresh.headers["x-request-id"], "5200000022", WEBHOOK_SECRET, 300)
 
 
-@pytest.mark.parametrize("template", [OLD_CAPTURE_WRAPPINGS["fresh-ts-first"], FRESH_MALFORMED["repeated-v1"],
-                                      FRESH_MALFORMED["trailing-comma"]],
-                         ids=["replay-behind-fresh-ts", "repeated-v1", "trailing-comma"])
+@pytest.mark.parametrize(
+    "template",
+    [OLD_CAPTURE_WRAPPINGS["fresh-ts-first"], FRESH_MALFORMED["repeated-v1"], FRESH_MALFORMED["trailing-comma"]],
+    ids=["replay-behind-fresh-ts", "repeated-v1", "trailing-comma"],
+)
 async def test_wrapped_signatures_are_401_over_http(make_settings, template):
     old, fresh = _capture_and_fresh("5200000023")
     headers = {**old.headers, "x-signature": _header(template, old, fresh)}
@@ -286,6 +297,7 @@ async def test_wrapped_signatures_are_401_over_http(make_settings, template):
 
 
 # --- sources that keep failing signatures -----------------------------------------------------------
+
 
 async def test_a_source_failing_signatures_is_limited_before_any_hmac(make_settings, monkeypatch):
     from mercadopago.webhook import WebhookSignatureValidator
@@ -303,14 +315,15 @@ async def test_a_source_failing_signatures_is_limited_before_any_hmac(make_setti
         forged = [signed_webhook(f"52000000{30 + n}", secret="not-ours") for n in range(5)]
         answers = [await client("198.51.100.60").post(w.url, headers=w.headers, content=w.body) for w in forged]
         assert len(hmacs) == 3  # the last two were refused before their HMAC was computed
-        elsewhere = await client("198.51.100.61").post(forged[0].url, headers=forged[0].headers,
-                                                        content=forged[0].body)
+        elsewhere = await client("198.51.100.61").post(forged[0].url, headers=forged[0].headers, content=forged[0].body)
         valid = signed_webhook("5200000040")
         genuine = await client("198.51.100.62").post(valid.url, headers=valid.headers, content=valid.body)
         text = (await client("198.51.100.62").get("/metrics")).text
     assert [r.status_code for r in answers] == [401, 401, 401, 429, 429]
-    assert answers[-1].json() == {"error": "rate_limited",
-                                  "message": "too many deliveries with a failing signature; retry later"}
+    assert answers[-1].json() == {
+        "error": "rate_limited",
+        "message": "too many deliveries with a failing signature; retry later",
+    }
     assert int(answers[-1].headers["retry-after"]) >= 1
     assert elsewhere.status_code == 401  # another source is not punished for the first one's failures
     assert genuine.status_code == 503  # a valid signature is never charged: relayed (Temporal is down here)
@@ -320,6 +333,7 @@ async def test_a_source_failing_signatures_is_limited_before_any_hmac(make_setti
 
 # --- refused deliveries: counted, and only sampled into the inbox -------------------------------------
 
+
 async def test_refused_deliveries_are_sampled_into_the_inbox_and_all_counted(make_settings, db):
     settings = make_settings(webhook_refused_samples_per_minute=5, webhook_invalid_signature_rate_limit_per_ip=1000)
     forged = [signed_webhook(f"52000001{n:02d}", secret="not-ours") for n in range(20)]
@@ -327,8 +341,9 @@ async def test_refused_deliveries_are_sampled_into_the_inbox_and_all_counted(mak
     async with serve_from(settings) as client:
         answers = [await client("198.51.100.70").post(w.url, headers=w.headers, content=w.body) for w in forged]
         # a delivery we could not hand over is no refusal: it is recorded whatever the sampling
-        relayed = await client("198.51.100.70").post(unavailable.url, headers=unavailable.headers,
-                                                     content=unavailable.body)
+        relayed = await client("198.51.100.70").post(
+            unavailable.url, headers=unavailable.headers, content=unavailable.body
+        )
         text = (await client("198.51.100.70").get("/metrics")).text
     assert {r.status_code for r in answers} == {401} and relayed.status_code == 503
     rows = await _inbox(db, 6)

@@ -3,6 +3,7 @@
 Chromium is the system's (`/usr/bin/chromium`, Debian's package); Playwright never downloads a
 browser here. Without it the tests skip, unless PAYSAGA_REQUIRE_BROWSER is set (CI): then they fail.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -18,8 +19,13 @@ from tests.support.stack import RunningStack, started_stack
 
 CHROMIUM = Path("/usr/bin/chromium")
 REQUIRE_BROWSER = "PAYSAGA_REQUIRE_BROWSER"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu",
-                 "--disable-component-update", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-gpu",
+    "--disable-component-update",
+    "--no-first-run",
+]
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "browser"
 
 # what a visitor of the demo sees: the bundled catalogue; checkouts that wait for a slow test
@@ -96,6 +102,7 @@ def screenshot_path(test_name: str, step: str) -> Path:
 @pytest.fixture
 def shoot(page, request):
     """`await shoot("step")` saves a full-page screenshot into test-artifacts/browser/."""
+
     async def take(step: str) -> Path:
         path = screenshot_path(request.node.name, step)
         await page.screenshot(path=str(path), full_page=True)

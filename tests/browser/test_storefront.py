@@ -5,6 +5,7 @@ Reject: the checkout shows REJECTED and no subscription appears.
 Cancel: from the storefront, the subscription becomes CANCELLED.
 Screenshots of every step land in test-artifacts/browser/.
 """
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """The README's run command refuses a taken port by name and leaves nothing running."""
+
 from __future__ import annotations
 
 import socket
@@ -17,10 +18,27 @@ def test_a_taken_port_is_named_and_nothing_is_started(tmp_path):
         taken = holder.getsockname()[1]
         temporal = free_port()
         done = subprocess.run(
-            [sys.executable, "-m", "devstack", "--var-dir", str(tmp_path), "--api-port", str(taken),
-             "--temporal-port", str(temporal), "--temporal-ui-port", str(free_port()),
-             "--sandbox-port", str(free_port()), "--worker-metrics-port", str(free_port())],
-            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60,
+            [
+                sys.executable,
+                "-m",
+                "devstack",
+                "--var-dir",
+                str(tmp_path),
+                "--api-port",
+                str(taken),
+                "--temporal-port",
+                str(temporal),
+                "--temporal-ui-port",
+                str(free_port()),
+                "--sandbox-port",
+                str(free_port()),
+                "--worker-metrics-port",
+                str(free_port()),
+            ],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     assert done.returncode == 1
     assert f"API port {taken}" in done.stderr
@@ -36,20 +54,41 @@ def test_the_run_command_serves_a_purchase_and_ctrl_c_stops_everything(tmp_path)
 
     ports = {name: free_port() for name in ("temporal", "ui", "sandbox", "api", "metrics")}
     run = subprocess.Popen(
-        [sys.executable, "-m", "devstack", "--var-dir", str(tmp_path), "--temporal-port", str(ports["temporal"]),
-         "--temporal-ui-port", str(ports["ui"]), "--sandbox-port", str(ports["sandbox"]),
-         "--api-port", str(ports["api"]), "--worker-metrics-port", str(ports["metrics"])],
-        cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "devstack",
+            "--var-dir",
+            str(tmp_path),
+            "--temporal-port",
+            str(ports["temporal"]),
+            "--temporal-ui-port",
+            str(ports["ui"]),
+            "--sandbox-port",
+            str(ports["sandbox"]),
+            "--api-port",
+            str(ports["api"]),
+            "--worker-metrics-port",
+            str(ports["metrics"]),
+        ],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         banner = _read_until(run, "Try a checkout", timeout=90)
         api = f"http://127.0.0.1:{ports['api']}"
         assert api in banner and f"http://127.0.0.1:{ports['ui']}" in banner
         headers = {"Authorization": f"Bearer {token(1)}"}
-        checkout = httpx.post(f"{api}/api/payments/checkout", json={"userId": 1, "planId": 1},
-                              headers=headers, timeout=15).json()
-        paid = httpx.post(f"http://127.0.0.1:{ports['sandbox']}/checkout/v1/pay",
-                          data={"pref_id": checkout["preferenceId"], "outcome": "approved"}, timeout=15)
+        checkout = httpx.post(
+            f"{api}/api/payments/checkout", json={"userId": 1, "planId": 1}, headers=headers, timeout=15
+        ).json()
+        paid = httpx.post(
+            f"http://127.0.0.1:{ports['sandbox']}/checkout/v1/pay",
+            data={"pref_id": checkout["preferenceId"], "outcome": "approved"},
+            timeout=15,
+        )
         assert paid.status_code in (200, 303)
         deadline = time.monotonic() + 30
         status = None

@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -7,7 +7,7 @@ from domain.durations import add_months, parse_calendar_duration, parse_duration
 from domain.plans import parse_catalogue
 from domain.references import external_reference_for, parse_external_reference
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def test_iso_durations():
@@ -29,14 +29,26 @@ def test_calendar_months_clamp_to_the_end_of_the_month():
 
 
 def test_catalogue_parses_decimals_and_refuses_bad_entries():
-    plans = parse_catalogue('[{"id": 1, "code": "B", "name": "b", "price": "9.99", "currency": "ars", "billingCycle": "monthly"}]')
+    plans = parse_catalogue(
+        '[{"id": 1, "code": "B", "name": "b", "price": "9.99", "currency": "ars", "billingCycle": "monthly"}]'
+    )
     assert plans[1].price == Decimal("9.99") and plans[1].currency == "ARS"
     with pytest.raises(ValueError, match="plan #0"):
-        parse_catalogue('[{"id": 1, "code": "B", "name": "b", "price": "x", "currency": "ARS", "billingCycle": "monthly"}]')
+        parse_catalogue(
+            '[{"id": 1, "code": "B", "name": "b", "price": "x", "currency": "ARS", "billingCycle": "monthly"}]'
+        )
     with pytest.raises(ValueError, match="plan #0"):
-        parse_catalogue('[{"id": 1, "code": "B", "name": "b", "price": "1", "currency": "ARS", "billingCycle": "weekly"}]')
+        parse_catalogue(
+            '[{"id": 1, "code": "B", "name": "b", "price": "1", "currency": "ARS", "billingCycle": "weekly"}]'
+        )
     with pytest.raises(ValueError, match="twice"):
-        parse_catalogue('[' + ','.join(['{"id": 1, "code": "B", "name": "b", "price": "1", "currency": "ARS", "billingCycle": "PT5S"}'] * 2) + ']')
+        parse_catalogue(
+            "["
+            + ",".join(
+                ['{"id": 1, "code": "B", "name": "b", "price": "1", "currency": "ARS", "billingCycle": "PT5S"}'] * 2
+            )
+            + "]"
+        )
 
 
 def test_external_reference_round_trip():

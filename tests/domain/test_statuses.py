@@ -5,11 +5,20 @@ from hypothesis import strategies as st
 from domain.statuses import PaymentStatus, from_mercadopago, merge_status
 
 
-@pytest.mark.parametrize("mercadopago, ours", [
-    ("pending", "PENDING"), ("approved", "APPROVED"), ("authorized", "APPROVED"), ("in_process", "PENDING"),
-    ("in_mediation", "IN_MEDIATION"), ("rejected", "REJECTED"), ("cancelled", "CANCELLED"),
-    ("refunded", "REFUNDED"), ("charged_back", "CHARGED_BACK"),
-])
+@pytest.mark.parametrize(
+    "mercadopago, ours",
+    [
+        ("pending", "PENDING"),
+        ("approved", "APPROVED"),
+        ("authorized", "APPROVED"),
+        ("in_process", "PENDING"),
+        ("in_mediation", "IN_MEDIATION"),
+        ("rejected", "REJECTED"),
+        ("cancelled", "CANCELLED"),
+        ("refunded", "REFUNDED"),
+        ("charged_back", "CHARGED_BACK"),
+    ],
+)
 def test_contract_status_mapping(mercadopago, ours):
     assert from_mercadopago(mercadopago) == PaymentStatus(ours)
 

@@ -1,4 +1,5 @@
 """One real stack per database backend, shared by the end-to-end tests of that backend."""
+
 from __future__ import annotations
 
 import itertools

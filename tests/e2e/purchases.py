@@ -1,4 +1,5 @@
 """What a buyer, MercadoPago and the frontend do, as small async steps for the e2e tests."""
+
 from __future__ import annotations
 
 import httpx
@@ -21,7 +22,9 @@ async def new_checkout(stack, user_id: int, plan_id: int = 1) -> dict:
 async def pay(stack, preference_id: str, status: str = "approved", **overrides) -> dict:
     """The buyer pays on MercadoPago (the sandbox), which notifies us as configured by its knobs."""
     async with stack.sandbox() as sandbox:
-        answer = await sandbox.post("/sandbox/payments", json={"preference_id": preference_id, "status": status, **overrides})
+        answer = await sandbox.post(
+            "/sandbox/payments", json={"preference_id": preference_id, "status": status, **overrides}
+        )
         answer.raise_for_status()
         return answer.json()
 
@@ -65,6 +68,7 @@ async def wait_subscription(stack, user_id: int, status: str, *, timeout: float 
         if subscription and subscription["status"] == status and (where is None or where(subscription)):
             return subscription
         return None
+
     return await eventually(probe, timeout=timeout, what=f"user {user_id}'s subscription {status}")
 
 
@@ -77,6 +81,7 @@ async def wait_checkout(stack, user_id: int, checkout_id: str, status: str, time
     async def probe():
         answer = await checkout_status(stack, user_id, checkout_id)
         return answer if answer.get("status") == status else None
+
     return await eventually(probe, timeout=timeout, what=f"checkout {checkout_id} {status}")
 
 
@@ -91,13 +96,16 @@ async def wait_payment(stack, user_id: int, mercadopago_payment_id, status: str,
             if payment["mercadopagoPaymentId"] == str(mercadopago_payment_id) and payment["status"] == status:
                 return payment
         return None
+
     return await eventually(probe, timeout=timeout, what=f"payment {mercadopago_payment_id} {status}")
 
 
 async def ledger(stack, user_id: int) -> list[dict]:
     return await stack.rows(
         "SELECT mercadopago_payment_id, period_start, period_end, reversed_at FROM subscription_ledger"
-        " WHERE user_id = :user_id ORDER BY id", user_id=user_id)
+        " WHERE user_id = :user_id ORDER BY id",
+        user_id=user_id,
+    )
 
 
 async def audit_actions(stack, user_id: int | None = None, payment_id: str | None = None) -> list[str]:

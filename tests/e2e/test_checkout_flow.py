@@ -1,4 +1,5 @@
 """One purchase end to end: API → CheckoutWorkflow → sandbox (official SDK) → signed webhook → ACTIVE."""
+
 from __future__ import annotations
 
 import re
@@ -10,8 +11,19 @@ from tests.e2e.purchases import pay, start_checkout, subscription_of
 from tests.support.waiting import eventually
 
 PAYMENT_FIELDS = {
-    "paymentId", "mercadopagoPaymentId", "userId", "planId", "amount", "currency", "status", "statusDetail",
-    "externalReference", "paymentMethod", "paymentType", "createdAt", "approvedAt",
+    "paymentId",
+    "mercadopagoPaymentId",
+    "userId",
+    "planId",
+    "amount",
+    "currency",
+    "status",
+    "statusDetail",
+    "externalReference",
+    "paymentMethod",
+    "paymentType",
+    "createdAt",
+    "approvedAt",
 }
 
 
@@ -23,7 +35,14 @@ async def test_paid_checkout_activates_the_subscription(stack, user_id):
     created = await start_checkout(stack, user_id)
     assert created.status_code == 201, created.text
     checkout = created.json()
-    assert set(checkout) >= {"checkoutId", "preferenceId", "initPoint", "sandboxInitPoint", "externalReference", "createdAt"}
+    assert set(checkout) >= {
+        "checkoutId",
+        "preferenceId",
+        "initPoint",
+        "sandboxInitPoint",
+        "externalReference",
+        "createdAt",
+    }
     assert re.fullmatch(rf"PLAN-1-USER-{user_id}-[0-9a-f]{{8}}", checkout["externalReference"])
     assert checkout["initPoint"].startswith(stack.config.sandbox_url)
 
@@ -37,9 +56,7 @@ async def test_paid_checkout_activates_the_subscription(stack, user_id):
         )
         assert paid.status_code in (200, 303)
 
-    active = await eventually(
-        lambda: _active(stack, user_id), timeout=30, what="subscription ACTIVE after payment"
-    )
+    active = await eventually(lambda: _active(stack, user_id), timeout=30, what="subscription ACTIVE after payment")
     assert active["planId"] == 1 and active["userId"] == user_id
 
     async with stack.api(user_id) as api:
@@ -93,7 +110,8 @@ async def test_forged_webhook_is_refused_and_changes_nothing(stack, user_id):
     body = {"action": "payment.updated", "api_version": "v1", "data": {"id": payment_id}, "type": "payment"}
     async with httpx.AsyncClient(base_url=stack.config.api_url) as client:
         forged = await client.post(
-            f"/api/webhooks/mercadopago?data.id={payment_id}&type=payment", json=body,
+            f"/api/webhooks/mercadopago?data.id={payment_id}&type=payment",
+            json=body,
             headers={"x-signature": "ts=1742505638683,v1=" + "0" * 64, "x-request-id": "forged-1"},
         )
         unsigned = await client.post(f"/api/webhooks/mercadopago?data.id={payment_id}&type=payment", json=body)

@@ -1,4 +1,5 @@
 """The contract's invariants under duplicates, reordering, loss, bad amounts and MercadoPago failures."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -42,6 +43,7 @@ async def router_idle(stack, payment_id, *, after_run: str | None = None) -> str
         description = await client.get_workflow_handle(payment_workflow_id(str(payment_id))).describe()
         done = description.status == WorkflowExecutionStatus.COMPLETED and description.run_id != after_run
         return description.run_id if done else None
+
     return await eventually(probe, timeout=30, what=f"routing of payment {payment_id} idle")
 
 
@@ -198,8 +200,10 @@ async def test_an_unsigned_ipn_is_only_a_hint(stack, user_id):
     rejected = await pay(stack, checkout["preferenceId"], status="rejected")
     async with httpx.AsyncClient(base_url=stack.config.api_url) as mercadopago:
         # whatever an IPN claims, the payment is read back: this one was rejected
-        hint = await mercadopago.post(f"/api/webhooks/mercadopago?topic=payment&id={rejected['id']}",
-                                      json={"resource": str(rejected["id"]), "topic": "payment", "status": "approved"})
+        hint = await mercadopago.post(
+            f"/api/webhooks/mercadopago?topic=payment&id={rejected['id']}",
+            json={"resource": str(rejected["id"]), "topic": "payment", "status": "approved"},
+        )
         assert hint.status_code == 200
         await wait_payment(stack, user_id, rejected["id"], "REJECTED")
         assert await subscription_of(stack, user_id) is None
@@ -275,7 +279,7 @@ async def test_the_subscription_continues_as_new_and_keeps_its_ledger(stack, use
     for n in range(4):  # the stack continues as new after 3 changes
         checkout = await new_checkout(stack, user_id, plan_id=91)
         payments.append(await pay(stack, checkout["preferenceId"]))
-        await eventually(lambda: _ledger_size(stack, user_id, n + 1), what=f"{n + 1} payments applied")
+        await eventually(lambda: _ledger_size(stack, user_id, n + 1), what=f"{n + 1} payments applied")  # noqa: B023
     query = f"WorkflowId = '{subscription_workflow_id(user_id)}'"
     await eventually(lambda: _runs_at_least(client, query, 2), what="the subscription continued as new")
 

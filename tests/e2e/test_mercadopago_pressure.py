@@ -1,10 +1,11 @@
 """Load MercadoPago puts on us and we put on it, on the real stack: a daily reconciliation over
 thousands of payments, floods of notifications for ids MercadoPago does not know, and 429s."""
+
 from __future__ import annotations
 
 import asyncio
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import httpx
@@ -38,10 +39,18 @@ def stack(request, tmp_path_factory):
 # reconciliation -------------------------------------------------------------------------
 async def test_reconciliation_pages_through_thousands_of_payments(stack):
     async with stack.sandbox() as sandbox:
-        seeded = (await sandbox.post("/sandbox/payments/bulk", json={"count": 3000, "spread_hours": 24,
-                                                                      "external_reference": "SEEDED"})).json()["ids"]
-        in_window = (await sandbox.get("/v1/payments/search", headers={"Authorization": "Bearer test"}, params={
-            "range": "date_created", "begin_date": "NOW-2DAYS", "end_date": "NOW", "limit": 1})).json()["paging"]["total"]
+        seeded = (
+            await sandbox.post(
+                "/sandbox/payments/bulk", json={"count": 3000, "spread_hours": 24, "external_reference": "SEEDED"}
+            )
+        ).json()["ids"]
+        in_window = (
+            await sandbox.get(
+                "/v1/payments/search",
+                headers={"Authorization": "Bearer test"},
+                params={"range": "date_created", "begin_date": "NOW-2DAYS", "end_date": "NOW", "limit": 1},
+            )
+        ).json()["paging"]["total"]
     missing = {str(i) for i in seeded[::300]}  # ten the notifications never brought in
     await _store_as_known([str(i) for i in seeded if str(i) not in missing], stack)
 
@@ -50,6 +59,7 @@ async def test_reconciliation_pages_through_thousands_of_payments(stack):
 
     async def started():
         return [w async for w in client.list_workflows("WorkflowType = 'ReconciliationWorkflow'")]
+
     workflow_id = (await eventually(started, what="reconciliation started"))[0].id
     report = await client.get_workflow_handle(workflow_id, result_type=ReconcileReport).result()
 
@@ -67,6 +77,7 @@ async def test_reconciliation_pages_through_thousands_of_payments(stack):
     async def stored():
         rows = await stack.rows("SELECT mercadopago_payment_id FROM payments WHERE external_reference = 'SEEDED'")
         return len(rows) == len(seeded)
+
     await eventually(stored, timeout=60, what="missing payments stored")
     assert await _worker_metric(stack, "paysaga_reconciliation_last_success_timestamp_seconds") > 0
     assert await _worker_metric(stack, "paysaga_reconciliation_last_checked_payments") == report.checked
@@ -74,15 +85,27 @@ async def test_reconciliation_pages_through_thousands_of_payments(stack):
 
 async def _store_as_known(payment_ids: list[str], stack) -> None:
     """The read model already holds these, as their notifications would have left them."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     engine = create_engine(stack.config.database)
     try:
         async with engine.begin() as connection:
-            await connection.execute(insert(PaymentRow), [
-                {"mercadopago_payment_id": pid, "amount": Decimal("10"), "amount_refunded": Decimal("0"),
-                 "currency": "ARS", "status": "APPROVED", "external_reference": "SEEDED",
-                 "created_at": now, "approved_at": now, "updated_at": now}
-                for pid in payment_ids])
+            await connection.execute(
+                insert(PaymentRow),
+                [
+                    {
+                        "mercadopago_payment_id": pid,
+                        "amount": Decimal("10"),
+                        "amount_refunded": Decimal("0"),
+                        "currency": "ARS",
+                        "status": "APPROVED",
+                        "external_reference": "SEEDED",
+                        "created_at": now,
+                        "approved_at": now,
+                        "updated_at": now,
+                    }
+                    for pid in payment_ids
+                ],
+            )
     finally:
         await engine.dispose()
 
@@ -93,8 +116,11 @@ def _largest_payload(history) -> int:
         if event.HasField("activity_task_completed_event_attributes"):
             sizes += [p.ByteSize() for p in event.activity_task_completed_event_attributes.result.payloads]
         if event.HasField("marker_recorded_event_attributes"):
-            sizes += [p.ByteSize() for payloads in event.marker_recorded_event_attributes.details.values()
-                      for p in payloads.payloads]
+            sizes += [
+                p.ByteSize()
+                for payloads in event.marker_recorded_event_attributes.details.values()
+                for p in payloads.payloads
+            ]
         if event.HasField("workflow_execution_continued_as_new_event_attributes"):
             sizes += [p.ByteSize() for p in event.workflow_execution_continued_as_new_event_attributes.input.payloads]
     return max(sizes)
@@ -124,12 +150,15 @@ async def test_a_flood_of_notifications_for_an_unknown_id_reads_it_once_and_audi
             return False
         described = await client.get_workflow_handle(payment_workflow_id(unknown)).describe()
         return not described.raw_description.HasField("pending_workflow_task")
+
     await eventually(settled, timeout=60, what="the unknown payment's workflow idle")
 
     # one read, and one more once the back-off window is over (hints came meanwhile)
     assert 1 <= await _reads(stack, unknown) <= 2
     assert await audit_actions(stack, payment_id=unknown) == []
-    assert await _worker_metric(stack, "paysaga_mercadopago_unknown_payments_total") - before == await _reads(stack, unknown)
+    assert await _worker_metric(stack, "paysaga_mercadopago_unknown_payments_total") - before == await _reads(
+        stack, unknown
+    )
 
 
 async def test_a_payment_notified_before_mercadopago_serves_it_is_still_read(stack, user_id):
@@ -154,6 +183,7 @@ async def test_throttling_does_not_open_the_breaker_and_the_payment_is_read_afte
     async def throttling_over():
         async with stack.sandbox() as sandbox:
             return "get_payment" not in (await sandbox.get("/sandbox/knobs")).json()["fail"]
+
     await eventually(throttling_over, timeout=30, what="seven 429s answered")
 
     # checkouts are still created at once: the circuit did not open
@@ -174,6 +204,6 @@ async def _reads(stack, payment_id) -> int:
 async def _worker_metric(stack, series: str) -> float:
     async with httpx.AsyncClient(timeout=5) as client:
         text = (await client.get(f"http://127.0.0.1:{stack.config.worker_metrics_port}/metrics")).text
-    match = re.search(r"^%s (\S+)$" % re.escape(series), text, re.M)
+    match = re.search(rf"^{re.escape(series)} (\S+)$", text, re.M)
     assert match, f"{series} not served"
     return float(match.group(1))

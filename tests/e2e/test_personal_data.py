@@ -1,5 +1,6 @@
 """Payer data stays at MercadoPago: after a purchase, no table of the read model and no payload
 of its workflows holds the payer's e-mail, name or identity document."""
+
 from __future__ import annotations
 
 import base64
@@ -33,8 +34,12 @@ async def test_no_payer_personal_data_is_stored(stack, user_id):
     payment = await pay(stack, checkout["preferenceId"])
     await wait_subscription(stack, user_id, "ACTIVE")
     payer = (await sandbox_payment(stack, payment["id"]))["payer"]
-    personal = [payer["email"], payer["first_name"] + " " + payer["last_name"], payer["last_name"],
-                payer["identification"]["number"]]
+    personal = [
+        payer["email"],
+        payer["first_name"] + " " + payer["last_name"],
+        payer["last_name"],
+        payer["identification"]["number"],
+    ]
     assert all(personal)
 
     stored = await _all_rows_text(stack)
@@ -43,8 +48,11 @@ async def test_no_payer_personal_data_is_stored(stack, user_id):
         assert not _contains(stored, value), f"payer data {value!r} stored in the read model"
 
     client = await stack.temporal()
-    for workflow_id in (checkout_workflow_id(checkout["checkoutId"]), payment_workflow_id(str(payment["id"])),
-                        subscription_workflow_id(user_id)):
+    for workflow_id in (
+        checkout_workflow_id(checkout["checkoutId"]),
+        payment_workflow_id(str(payment["id"])),
+        subscription_workflow_id(user_id),
+    ):
         history = await client.get_workflow_handle(workflow_id).fetch_history()
         payloads = "\n".join(_payloads(history.to_json_dict()))
         assert payloads  # the scan does see the workflow's inputs and results

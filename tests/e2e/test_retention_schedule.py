@@ -2,6 +2,7 @@
 their periods (RETENTION_DAYS 90, AUDIT_RETENTION_DAYS five years by default) and delivered
 events past RETENTION_DAYS, and keeps the rest (events still owed to a consumer whatever their
 age). And one run deletes everything past its age, however many batches that takes."""
+
 from __future__ import annotations
 
 import asyncio
@@ -30,20 +31,32 @@ async def test_the_retention_schedule_purges_what_is_past_its_period(stack):
     tag = uuid.uuid4().hex[:12]
     now = utcnow()
     inbox = [("old", 120), ("young", 30)]
-    await _execute(stack, "INSERT INTO webhook_events (received_at, topic, resource_id, request_id, signature_valid,"
-                          " outcome) VALUES (:at, 'payment', :rid, :tag, true, 'accepted')",
-                   [{"at": now - timedelta(days=age), "rid": name, "tag": tag} for name, age in inbox])
+    await _execute(
+        stack,
+        "INSERT INTO webhook_events (received_at, topic, resource_id, request_id, signature_valid,"
+        " outcome) VALUES (:at, 'payment', :rid, :tag, true, 'accepted')",
+        [{"at": now - timedelta(days=age), "rid": name, "tag": tag} for name, age in inbox],
+    )
     audit = [("old", 2000), ("young", 120)]
-    await _execute(stack, "INSERT INTO audit_log (occurred_at, dedup_key, actor, action, detail)"
-                          " VALUES (:at, :key, :tag, 'retention.test', '{}')",
-                   [{"at": now - timedelta(days=age), "key": f"{tag}:{name}", "tag": tag} for name, age in audit])
+    await _execute(
+        stack,
+        "INSERT INTO audit_log (occurred_at, dedup_key, actor, action, detail)"
+        " VALUES (:at, :key, :tag, 'retention.test', '{}')",
+        [{"at": now - timedelta(days=age), "key": f"{tag}:{name}", "tag": tag} for name, age in audit],
+    )
 
-    events = [("old-delivered", 120, "DELIVERED"), ("young-delivered", 30, "DELIVERED"),
-              ("old-pending", 120, "PENDING"), ("old-parked", 120, "PARKED")]
-    await _execute(stack, "INSERT INTO events (event_key, type, user_id, occurred_at, data, delivery_status, attempts,"
-                          " delivered_at) VALUES (:key, 'payment.approved', 990001, :at, '{}', :status, 1, :at)",
-                   [{"key": f"{tag}:{name}", "at": now - timedelta(days=age), "status": status}
-                    for name, age, status in events])
+    events = [
+        ("old-delivered", 120, "DELIVERED"),
+        ("young-delivered", 30, "DELIVERED"),
+        ("old-pending", 120, "PENDING"),
+        ("old-parked", 120, "PARKED"),
+    ]
+    await _execute(
+        stack,
+        "INSERT INTO events (event_key, type, user_id, occurred_at, data, delivery_status, attempts,"
+        " delivered_at) VALUES (:key, 'payment.approved', 990001, :at, '{}', :status, 1, :at)",
+        [{"key": f"{tag}:{name}", "at": now - timedelta(days=age), "status": status} for name, age, status in events],
+    )
 
     client = await stack.temporal()
     description = await client.get_schedule_handle(SCHEDULE_ID).describe()
@@ -53,8 +66,9 @@ async def test_the_retention_schedule_purges_what_is_past_its_period(stack):
     async def purged():
         left = await stack.rows("SELECT resource_id FROM webhook_events WHERE request_id = :tag", tag=tag)
         kept = await stack.rows("SELECT dedup_key FROM audit_log WHERE actor = :tag", tag=tag)
-        owed = await stack.rows("SELECT event_key FROM events WHERE event_key LIKE :prefix ORDER BY id",
-                                prefix=f"{tag}:%")
+        owed = await stack.rows(
+            "SELECT event_key FROM events WHERE event_key LIKE :prefix ORDER BY id", prefix=f"{tag}:%"
+        )
         return (left, kept, owed) if len(left) == 1 and len(kept) == 1 and len(owed) == 3 else None
 
     left, kept, owed = await eventually(purged, timeout=30, what="old inbox, audit and delivered event rows purged")
@@ -69,17 +83,27 @@ async def test_one_run_deletes_everything_past_its_age_however_much_there_is(sta
     tag = uuid.uuid4().hex[:12]
     flood = 260  # 130 batches of 2
     old = utcnow() - timedelta(days=120)
-    await _execute(stack, "INSERT INTO webhook_events (received_at, topic, resource_id, request_id, signature_valid,"
-                          " outcome) VALUES (:at, 'payment', :rid, :tag, true, 'accepted')",
-                   [{"at": old, "rid": str(n), "tag": tag} for n in range(flood)])
-    await _execute(stack, "INSERT INTO events (event_key, type, user_id, occurred_at, data, delivery_status, attempts,"
-                          " delivered_at) VALUES (:key, 'payment.approved', 990002, :at, '{}', 'DELIVERED', 1, :at)",
-                   [{"key": f"{tag}:{n}", "at": old} for n in range(7)])
+    await _execute(
+        stack,
+        "INSERT INTO webhook_events (received_at, topic, resource_id, request_id, signature_valid,"
+        " outcome) VALUES (:at, 'payment', :rid, :tag, true, 'accepted')",
+        [{"at": old, "rid": str(n), "tag": tag} for n in range(flood)],
+    )
+    await _execute(
+        stack,
+        "INSERT INTO events (event_key, type, user_id, occurred_at, data, delivery_status, attempts,"
+        " delivered_at) VALUES (:key, 'payment.approved', 990002, :at, '{}', 'DELIVERED', 1, :at)",
+        [{"key": f"{tag}:{n}", "at": old} for n in range(7)],
+    )
 
     client = await stack.temporal()
     task_queue = (await client.get_schedule_handle(SCHEDULE_ID).describe()).schedule.action.task_queue
-    handle = await client.start_workflow(RetentionWorkflow.run, PurgeBatch(limit=2, batches_per_run=40),
-                                         id=f"retention-flood-{tag}", task_queue=task_queue)
+    handle = await client.start_workflow(
+        RetentionWorkflow.run,
+        PurgeBatch(limit=2, batches_per_run=40),
+        id=f"retention-flood-{tag}",
+        task_queue=task_queue,
+    )
     report = await asyncio.wait_for(handle.result(), 120)
 
     left = await stack.rows("SELECT count(*) AS n FROM webhook_events WHERE request_id = :tag", tag=tag)

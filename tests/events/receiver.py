@@ -5,6 +5,7 @@ It fails the first `fail_first` deliveries (HTTP 500), answers some slowly, can 
 until told otherwise. It verifies every signature, and records what it accepted: a delivery
 counts as received when the consumer processed it, even if its answer then came too late.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -78,8 +79,9 @@ class Receiver:
     async def _serve(self, reader: asyncio.StreamReader) -> int:
         head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
         path = head[0].split(" ")[1]
-        headers = {name.strip().lower(): value.strip() for name, _, value in
-                   (line.partition(":") for line in head[1:] if line)}
+        headers = {
+            name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in head[1:] if line)
+        }
         raw = await reader.readexactly(int(headers.get("content-length", "0")))
         self.requests += 1
         number = self.requests

@@ -1,4 +1,5 @@
 """events.deliver: one signed POST per attempt; anything but 2xx is a (retryable) failure."""
+
 from __future__ import annotations
 
 import asyncio
@@ -76,8 +77,9 @@ TOKEN = "s3cr3t-consumer-token"
 async def test_a_failure_records_the_endpoint_by_position_and_host_only(sessions, store, receiver):
     await store.save_payment(builders.payment(P.APPROVED))
     endpoint = receiver.url(f"/hooks/{TOKEN}?key={TOKEN}")
-    activities = EventActivities(sessions, endpoints=["https://other.example/x", endpoint], secret=SECRET,
-                                 timeout_seconds=2)
+    activities = EventActivities(
+        sessions, endpoints=["https://other.example/x", endpoint], secret=SECRET, timeout_seconds=2
+    )
     [pending] = (await activities.next_for_user(PendingQuery(user_id=7))).events
     request = DeliverEvent(event_id=pending.event_id, endpoint=endpoint)
     with pytest.raises(ApplicationError) as answered_500:  # the receiver's first answer is a 500

@@ -1,5 +1,6 @@
 """Retention of the outbox: delivered events go after RETENTION_DAYS, in bounded batches, oldest
 first; events still owed to a consumer (pending, parked) stay whatever their age."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -14,10 +15,19 @@ from workflows.retention_messages import PurgeBatch
 async def _seed(sessions, events: list[tuple[str, int, str]]) -> None:
     now = utcnow()
     async with sessions() as session, session.begin():
-        session.add_all(EventRow(event_key=key, type="payment.approved", user_id=7, occurred_at=now - timedelta(days=age),
-                                 data={}, delivery_status=status, attempts=1,
-                                 delivered_at=now - timedelta(days=age) if status == "DELIVERED" else None)
-                        for key, age, status in events)
+        session.add_all(
+            EventRow(
+                event_key=key,
+                type="payment.approved",
+                user_id=7,
+                occurred_at=now - timedelta(days=age),
+                data={},
+                delivery_status=status,
+                attempts=1,
+                delivered_at=now - timedelta(days=age) if status == "DELIVERED" else None,
+            )
+            for key, age, status in events
+        )
 
 
 async def _keys(sessions) -> list[str]:
@@ -26,9 +36,17 @@ async def _keys(sessions) -> list[str]:
 
 
 async def test_delivered_events_past_the_period_go_and_owed_ones_stay(sessions):
-    await _seed(sessions, [("old-delivered-1", 200, "DELIVERED"), ("old-pending", 150, "PENDING"),
-                           ("old-parked", 120, "PARKED"), ("old-delivered-2", 91, "DELIVERED"),
-                           ("young-delivered", 89, "DELIVERED"), ("young-pending", 1, "PENDING")])
+    await _seed(
+        sessions,
+        [
+            ("old-delivered-1", 200, "DELIVERED"),
+            ("old-pending", 150, "PENDING"),
+            ("old-parked", 120, "PARKED"),
+            ("old-delivered-2", 91, "DELIVERED"),
+            ("young-delivered", 89, "DELIVERED"),
+            ("young-pending", 1, "PENDING"),
+        ],
+    )
     retention = RetentionActivities(sessions, inbox_days=90, audit_days=365)
 
     result = await retention.purge_events(PurgeBatch(limit=100))

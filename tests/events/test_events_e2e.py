@@ -2,6 +2,7 @@
 signed, in order per user, each id once after de-duplication, through a consumer that fails,
 answers slowly and goes down for a while; nothing for changes that did not happen (every
 MercadoPago notification here is delivered three times)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -85,10 +86,12 @@ async def wait_types(stack, user_id: int, expected: list[str], timeout: float = 
     async def probe():
         found = await events_of(stack, user_id)
         return found if [e["type"] for e in found] == expected else None
+
     return await eventually(probe, timeout=timeout, interval=0.25, what=f"user {user_id}'s events {expected}")
 
 
 # --- the flows (each its own user) ---------------------------------------------------------
+
 
 async def approve_extend_cancel(stack) -> list[str]:
     first = await pay(stack, (await new_checkout(stack, A, BASIC))["preferenceId"])
@@ -99,8 +102,13 @@ async def approve_extend_cancel(stack) -> list[str]:
         cancelled = await api.post(f"/api/subscriptions/{active['subscriptionId']}/cancel")
     assert cancelled.status_code == 200, cancelled.text
     assert first["id"]
-    return ["payment.approved", "subscription.activated", "payment.approved", "subscription.extended",
-            "subscription.cancelled"]
+    return [
+        "payment.approved",
+        "subscription.activated",
+        "payment.approved",
+        "subscription.extended",
+        "subscription.cancelled",
+    ]
 
 
 async def approve_refund(stack) -> list[str]:
@@ -136,6 +144,7 @@ async def parked_then_redelivered(stack, receiver: Receiver) -> list[str]:
     async def parked():
         found = await events_of(stack, P)
         return found if [e["deliveryStatus"] for e in found] == ["PARKED", "PENDING"] else None
+
     first, second = await eventually(parked, timeout=GIVE_UP_SECONDS + 25, interval=0.5, what="first event PARKED")
     assert first["type"] == "payment.approved" and first["lastError"].startswith("gave up")
     assert first["attempts"] >= 2 and second["attempts"] == 0  # the later event waited behind it
@@ -154,8 +163,14 @@ async def kick_lost(stack) -> list[str]:
     engine = create_engine(stack.config.database)
     try:
         async with create_session_factory(engine)() as session, session.begin():
-            await record_event(session, key=f"test:lost-kick:{L}", type=EventType.SUBSCRIPTION_RENEWAL_DUE,
-                               user_id=L, occurred_at=utcnow(), data={"userId": L})
+            await record_event(
+                session,
+                key=f"test:lost-kick:{L}",
+                type=EventType.SUBSCRIPTION_RENEWAL_DUE,
+                user_id=L,
+                occurred_at=utcnow(),
+                data={"userId": L},
+            )
     finally:
         await engine.dispose()
     return ["subscription.renewal_due"]
@@ -174,14 +189,26 @@ async def _some(receiver: Receiver) -> bool:
 
 # --- the tests -------------------------------------------------------------------------------
 
+
 async def test_every_change_reaches_every_endpoint_in_order_once(world):
     stack, receiver = world
     await knobs(stack, duplicates=2)  # every notification from MercadoPago arrives three times
     outage_task = asyncio.create_task(outage(receiver))
     try:
-        flows = dict(zip((A, B, C, D, P, L), await asyncio.gather(
-            approve_extend_cancel(stack), approve_refund(stack), approve_remind_expire(stack),
-            checkout_never_paid(stack), parked_then_redelivered(stack, receiver), kick_lost(stack))))
+        flows = dict(
+            zip(
+                (A, B, C, D, P, L),
+                await asyncio.gather(
+                    approve_extend_cancel(stack),
+                    approve_refund(stack),
+                    approve_remind_expire(stack),
+                    checkout_never_paid(stack),
+                    parked_then_redelivered(stack, receiver),
+                    kick_lost(stack),
+                ),
+                strict=True,
+            )
+        )
         await outage_task
     finally:
         outage_task.cancel()
@@ -193,6 +220,7 @@ async def test_every_change_reaches_every_endpoint_in_order_once(world):
         async def delivered(user_id=user_id):
             found = await events_of(stack, user_id)
             return found if all(e["deliveryStatus"] == "DELIVERED" for e in found) else None
+
         stored = await eventually(delivered, timeout=40, interval=0.25, what=f"user {user_id}'s events delivered")
         ids = [e["id"] for e in stored]
         assert ids == sorted(ids, key=int), "the pull API lists in id order"
@@ -212,8 +240,12 @@ async def test_every_change_reaches_every_endpoint_in_order_once(world):
     approved = next(e for e in await events_of(stack, B) if e["type"] == "payment.approved")
     assert isinstance(approved["data"]["mercadopagoPaymentId"], str) and approved["data"]["amount"] == "9.99"
     async with stack.sandbox() as sandbox:
-        seen = (await sandbox.get("/sandbox/deliveries", params={
-            "payment_id": int(approved["data"]["mercadopagoPaymentId"]), "kind": "webhook"})).json()
+        seen = (
+            await sandbox.get(
+                "/sandbox/deliveries",
+                params={"payment_id": int(approved["data"]["mercadopagoPaymentId"]), "kind": "webhook"},
+            )
+        ).json()
     assert len([d for d in seen if d["action"] == "payment.created"]) >= 3  # duplicates did arrive
 
 
@@ -249,6 +281,7 @@ async def test_redelivering_an_event_sends_the_same_id_and_body(world):
     async def sent_again():
         again = [d for d in receiver.accepted[before:] if d.event["id"] == event["id"]]
         return again if {d.path for d in again} == {"/a", "/b"} else None
+
     again = await eventually(sent_again, timeout=20, what="the event delivered again")
     body = event_body(event["id"], event["type"], _parse(event["occurredAt"]), event["data"])
     assert all(d.raw == body for d in again)
@@ -261,4 +294,5 @@ async def _status(stack, user_id, status):
 
 def _parse(text: str):
     from datetime import datetime
+
     return datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -1,5 +1,6 @@
 """The outbox is written with the change it describes: one event per real change, none for
 repeats, stale writes or duplicates; ids grow in commit order; delivery bookkeeping."""
+
 from __future__ import annotations
 
 import asyncio
@@ -38,14 +39,21 @@ async def test_an_approved_payment_emits_one_event_whatever_is_redelivered(sessi
 
     stored = await store.save_payment(builders.payment(P.APPROVED))
     await store.save_payment(builders.payment(P.APPROVED))  # a duplicate notification
-    await store.save_payment(builders.payment(P.PENDING))   # a late, stale one
+    await store.save_payment(builders.payment(P.PENDING))  # a late, stale one
 
     [event] = await events(sessions)
     assert (event.type, event.user_id, event.delivery_status, event.attempts) == ("payment.approved", 7, "PENDING", 0)
     assert event.data == {
-        "userId": 7, "planId": 2, "paymentId": stored.payment_id, "mercadopagoPaymentId": "1319000001",
-        "status": "APPROVED", "amount": "19.99", "amountRefunded": "0.00", "currency": "ARS",
-        "externalReference": "PLAN-2-USER-7-0a1b2c3d", "approvedAt": "2026-01-15T12:01:00Z",
+        "userId": 7,
+        "planId": 2,
+        "paymentId": stored.payment_id,
+        "mercadopagoPaymentId": "1319000001",
+        "status": "APPROVED",
+        "amount": "19.99",
+        "amountRefunded": "0.00",
+        "currency": "ARS",
+        "externalReference": "PLAN-2-USER-7-0a1b2c3d",
+        "approvedAt": "2026-01-15T12:01:00Z",
     }
     assert event.occurred_at.tzinfo is not None
     assert kicked == [{7}]
@@ -81,13 +89,21 @@ async def test_a_checkout_emits_checkout_expired_once(sessions, store):
     await store.save_checkout(builders.checkout(C.REJECTED))
     await store.save_checkout(builders.checkout(C.EXPIRED))
     await store.save_checkout(builders.checkout(C.EXPIRED))
-    await store.save_checkout(builders.checkout(C.COMPLETED, checkout_id="chk-2", external_reference="PLAN-2-USER-7-ffffffff"))
+    await store.save_checkout(
+        builders.checkout(C.COMPLETED, checkout_id="chk-2", external_reference="PLAN-2-USER-7-ffffffff")
+    )
 
     [event] = await events(sessions)
     assert event.type == "checkout.expired"
     assert event.data == {
-        "userId": 7, "planId": 2, "checkoutId": "chk-1", "externalReference": "PLAN-2-USER-7-0a1b2c3d",
-        "preferenceId": None, "amount": "19.99", "currency": "ARS", "createdAt": "2026-01-15T12:00:00Z",
+        "userId": 7,
+        "planId": 2,
+        "checkoutId": "chk-1",
+        "externalReference": "PLAN-2-USER-7-0a1b2c3d",
+        "preferenceId": None,
+        "amount": "19.99",
+        "currency": "ARS",
+        "createdAt": "2026-01-15T12:00:00Z",
     }
 
 
@@ -97,8 +113,13 @@ def named(record, event: str, **detail):
 
 async def test_a_subscription_change_emits_the_event_it_names_once(sessions):
     store, kicked = recording_store(sessions)
-    activated = named(builders.subscription(1, ledger_changes=(builders.ledger("p1"),)), "subscription.activated",
-                      mercadopagoPaymentId="p1", amount="19.99", currency="ARS")
+    activated = named(
+        builders.subscription(1, ledger_changes=(builders.ledger("p1"),)),
+        "subscription.activated",
+        mercadopagoPaymentId="p1",
+        amount="19.99",
+        currency="ARS",
+    )
     subscription_id = await store.save_subscription(activated)
     await store.save_subscription(activated)  # a retried activity
     await store.save_subscription(named(builders.subscription(2, days=60), "subscription.extended"))
@@ -107,9 +128,15 @@ async def test_a_subscription_change_emits_the_event_it_names_once(sessions):
     found = await events(sessions)
     assert [e.type for e in found] == ["subscription.activated", "subscription.extended"]
     assert found[0].data == {
-        "userId": 7, "planId": 2, "subscriptionId": subscription_id, "status": "ACTIVE",
-        "startDate": "2026-01-15T12:00:00Z", "endDate": "2026-02-14T12:00:00Z",
-        "mercadopagoPaymentId": "p1", "amount": "19.99", "currency": "ARS",
+        "userId": 7,
+        "planId": 2,
+        "subscriptionId": subscription_id,
+        "status": "ACTIVE",
+        "startDate": "2026-01-15T12:00:00Z",
+        "endDate": "2026-02-14T12:00:00Z",
+        "mercadopagoPaymentId": "p1",
+        "amount": "19.99",
+        "currency": "ARS",
     }
     assert found[1].data["endDate"] == "2026-03-16T12:00:00Z"
     assert kicked == [{7}, {7}]
@@ -121,8 +148,9 @@ async def test_a_subscription_write_without_an_event_emits_none(sessions, store)
 
 
 async def test_concurrent_writers_get_distinct_increasing_ids(sessions, store):
-    await asyncio.gather(*(store.save_payment(builders.payment(P.APPROVED, mp_id=f"c{i}", user_id=i % 3 + 1))
-                           for i in range(12)))
+    await asyncio.gather(
+        *(store.save_payment(builders.payment(P.APPROVED, mp_id=f"c{i}", user_id=i % 3 + 1)) for i in range(12))
+    )
     found = await events(sessions)
     assert len(found) == 12 and len({e.id for e in found}) == 12
 

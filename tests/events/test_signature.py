@@ -1,4 +1,5 @@
 """The consumer's helper refuses forged, altered and stale deliveries, and accepts genuine ones."""
+
 from __future__ import annotations
 
 import string
@@ -26,6 +27,7 @@ def test_the_header_has_the_contract_form():
     # HMAC-SHA256(secret, "<t>.<raw body>")
     import hashlib
     import hmac
+
     assert signatures[0] == hmac.new(SECRET.encode(), f"{T}.".encode() + BODY, hashlib.sha256).hexdigest()
 
 
@@ -34,15 +36,18 @@ def test_a_genuine_delivery_passes_within_tolerance():
     assert verify(SECRET, BODY.decode(), sign(SECRET, BODY, T), now=T - 10) == T  # str bodies are UTF-8
 
 
-@pytest.mark.parametrize("header, reason", [
-    (None, "missing"),
-    ("", "missing"),
-    ("v1=" + "0" * 64, "no t="),
-    (f"t={T}", "no v1="),
-    (f"t=abc,v1={'0' * 64}", "t must be"),
-    (f"t={T},t={T},v1={'0' * 64}", "t must be"),
-    ("garbage", "not key=value"),
-])
+@pytest.mark.parametrize(
+    "header, reason",
+    [
+        (None, "missing"),
+        ("", "missing"),
+        ("v1=" + "0" * 64, "no t="),
+        (f"t={T}", "no v1="),
+        (f"t=abc,v1={'0' * 64}", "t must be"),
+        (f"t={T},t={T},v1={'0' * 64}", "t must be"),
+        ("garbage", "not key=value"),
+    ],
+)
 def test_malformed_headers_say_what_is_wrong(header, reason):
     with pytest.raises(SignatureError, match=reason):
         verify(SECRET, BODY, header, now=T)
@@ -98,12 +103,17 @@ def test_a_moved_timestamp_fails(secret, body, t, shift):
         verify(secret, body, forged, now=t + shift)
 
 
-@given(secret=secrets, body=bodies, t=times, position=st.integers(min_value=0, max_value=63),
-       digit=st.sampled_from("0123456789abcdef"))
+@given(
+    secret=secrets,
+    body=bodies,
+    t=times,
+    position=st.integers(min_value=0, max_value=63),
+    digit=st.sampled_from("0123456789abcdef"),
+)
 def test_a_flipped_signature_digit_fails(secret, body, t, position, digit):
     genuine = compute(secret, body, t)
     if genuine[position] == digit:
         return
-    tampered = genuine[:position] + digit + genuine[position + 1:]
+    tampered = genuine[:position] + digit + genuine[position + 1 :]
     with pytest.raises(SignatureError):
         verify(secret, body, f"t={t},v1={tampered}", now=t)

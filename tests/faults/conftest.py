@@ -1,4 +1,5 @@
 """A stack of its own for tests that crash and restart its processes."""
+
 from __future__ import annotations
 
 import itertools
@@ -39,8 +40,12 @@ def proxied_stack(tmp_path_factory):
     from tests.support.one_stack import one_backend_stack
     from tests.support.tcp_proxy import TcpProxy
 
-    env = {"CHECKOUT_DEADLINE": "PT10M", "MERCADOPAGO_TIMEOUT_SECONDS": "2",
-           "MERCADOPAGO_BREAKER_FAILURES": "3", "MERCADOPAGO_BREAKER_COOLDOWN_SECONDS": "3"}
+    env = {
+        "CHECKOUT_DEADLINE": "PT10M",
+        "MERCADOPAGO_TIMEOUT_SECONDS": "2",
+        "MERCADOPAGO_BREAKER_FAILURES": "3",
+        "MERCADOPAGO_BREAKER_COOLDOWN_SECONDS": "3",
+    }
     var_dir = tmp_path_factory.mktemp("faults-shared")
     if not (postgres_available() or postgres_required()):
         yield from ((running, None) for running in one_backend_stack(var_dir, env=env, postgres=False))
@@ -51,8 +56,9 @@ def proxied_stack(tmp_path_factory):
     proxy.start()
     try:
         proxied = target.set(port=proxy.port).render_as_string(hide_password=False)
-        yield from ((running, proxy) for running in one_backend_stack(var_dir, env=env, database_url=proxied,
-                                                                       postgres=True))
+        yield from (
+            (running, proxy) for running in one_backend_stack(var_dir, env=env, database_url=proxied, postgres=True)
+        )
     finally:
         proxy.stop()
         drop_postgres_database(database_url)

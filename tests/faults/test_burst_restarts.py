@@ -3,6 +3,7 @@
 unanswered, as MercadoPago does and as a frontend does with its Idempotency-Key. Afterwards
 every approved payment is applied exactly once and every notification was accepted.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -22,9 +23,11 @@ def stack(proxied_stack):
 
 def restarting(name: str, times: int, every: int, *, crash: bool):
     """A fault that restarts process `name` each time `every` more deliveries were answered."""
+
     async def fault(burst: Burst) -> None:
         process = burst.stack.stack.processes[name]
         for round_ in range(1, times + 1):
+
             async def reached(target=round_ * every) -> bool:
                 return burst.progress >= target
 
@@ -32,12 +35,21 @@ def restarting(name: str, times: int, every: int, *, crash: bool):
             await asyncio.to_thread(process.kill if crash else process.stop)
             await asyncio.to_thread(process.start)
             burst.restarts += 1
+
     return fault
 
 
 async def burst_through(stack, users: range, fault, capsys, name: str) -> None:
-    burst = Burst(stack, checkouts=CHECKOUTS, users=list(users), webhooks_per_payment=5, concurrency=20,
-                  checkout_concurrency=6, retry_unavailable=True, seed=len(name))
+    burst = Burst(
+        stack,
+        checkouts=CHECKOUTS,
+        users=list(users),
+        webhooks_per_payment=5,
+        concurrency=20,
+        checkout_concurrency=6,
+        retry_unavailable=True,
+        seed=len(name),
+    )
     burst.restarts = 0
     result = await burst.run(during=fault)
     await burst.wait_applied(timeout=120)
@@ -54,10 +66,12 @@ async def burst_through(stack, users: range, fault, capsys, name: str) -> None:
 
 
 async def test_worker_killed_repeatedly_during_a_burst(stack, capsys):
-    await burst_through(stack, range(840_000, 840_015), restarting("worker", 3, 70, crash=True), capsys,
-                        "burst-worker-killed")
+    await burst_through(
+        stack, range(840_000, 840_015), restarting("worker", 3, 70, crash=True), capsys, "burst-worker-killed"
+    )
 
 
 async def test_api_restarted_during_a_burst(stack, capsys):
-    await burst_through(stack, range(850_000, 850_015), restarting("api", 2, 100, crash=False), capsys,
-                        "burst-api-restarted")
+    await burst_through(
+        stack, range(850_000, 850_015), restarting("api", 2, 100, crash=False), capsys, "burst-api-restarted"
+    )

@@ -1,4 +1,5 @@
 """Crashes mid-saga: the worker killed, Temporal down while MercadoPago notifies us."""
+
 from __future__ import annotations
 
 from tests.e2e.purchases import knobs, ledger, new_checkout, pay, reset_knobs, wait_subscription

@@ -9,6 +9,7 @@ the link cut, connections terminated and refused) answers an API read with a 503
 The machine's PostgreSQL keeps running (others use it): the stack reaches it through a loopback
 proxy whose link is cut. PAYSAGA_DB_OUTAGE_SECONDS sets the outage (20 s).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -62,8 +63,10 @@ async def test_database_unreachable_mid_saga_loses_nothing(stack, link, capsys):
     for user_id in USERS:
         checkout = await new_checkout(stack, user_id)
         async with stack.sandbox() as sandbox:
-            paid = await sandbox.post("/sandbox/payments", json={
-                "preference_id": checkout["preferenceId"], "status": "approved", "notify": False})
+            paid = await sandbox.post(
+                "/sandbox/payments",
+                json={"preference_id": checkout["preferenceId"], "status": "approved", "notify": False},
+            )
         payments.append(str(paid.json()["id"]))
     assert (await readiness(stack))[0] == 200
 
@@ -95,8 +98,10 @@ async def test_database_unreachable_mid_saga_loses_nothing(stack, link, capsys):
     for user_id in USERS:
         assert len(await ledger(stack, user_id)) == 1
     with capsys.disabled():
-        print(f"\nPostgreSQL cut for {back - started:.0f}s ({link.refused} connections refused): "
-              f"{len(payments)} payments applied once, {time.monotonic() - back:.1f}s after it came back")
+        print(
+            f"\nPostgreSQL cut for {back - started:.0f}s ({link.refused} connections refused): "
+            f"{len(payments)} payments applied once, {time.monotonic() - back:.1f}s after it came back"
+        )
 
 
 async def _not_ready(stack):
@@ -110,12 +115,17 @@ async def _ready(stack):
 
 # --- an API read while the database is down: 503 with Retry-After within 2 s ------------------
 
+
 def _api_settings(database_url: str) -> Settings:
     with socket.socket() as sock:  # Temporal down too: only the database matters here
         sock.bind(("127.0.0.1", 0))
         temporal_port = sock.getsockname()[1]
-    return Settings(app_env="development", database_url=database_url, temporal_address=f"127.0.0.1:{temporal_port}",
-                    auth_jwt_secret="outage-tests-jwt-secret-0123456789abcdef")
+    return Settings(
+        app_env="development",
+        database_url=database_url,
+        temporal_address=f"127.0.0.1:{temporal_port}",
+        auth_jwt_secret="outage-tests-jwt-secret-0123456789abcdef",
+    )
 
 
 async def _read_while_down(settings: Settings, client, readiness_too: bool = True) -> None:
@@ -125,7 +135,10 @@ async def _read_while_down(settings: Settings, client, readiness_too: bool = Tru
         response = await client.get(f"/api/payments/user/{ALICE}", headers=bearer(settings, ALICE))
         elapsed = time.monotonic() - started
         assert response.status_code == 503, response.text
-        assert response.json() == {"error": "database_unavailable", "message": "the database is unavailable; retry later"}
+        assert response.json() == {
+            "error": "database_unavailable",
+            "message": "the database is unavailable; retry later",
+        }
         assert int(response.headers["Retry-After"]) > 0
         assert elapsed < ANSWER_WITHIN_SECONDS, f"answered after {elapsed:.2f}s"
     if not readiness_too:

@@ -5,6 +5,7 @@ The outage lasts PAYSAGA_MP_OUTAGE_SECONDS (10 s here; 60 shows "a minute"). Its
 measured on the sandbox, which counts every call it receives, and compared with what the
 activities' retry policy would have sent without a breaker: every attempt a call.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -28,8 +29,11 @@ THRESHOLD, COOLDOWN, TIMEOUT = 3, 3.0, 2.0
 def stack(proxied_stack):
     running, _ = proxied_stack
     env = running.config.env  # the breaker as the shared fault stack configures it
-    assert (env["MERCADOPAGO_BREAKER_FAILURES"], env["MERCADOPAGO_BREAKER_COOLDOWN_SECONDS"],
-            env["MERCADOPAGO_TIMEOUT_SECONDS"]) == (str(THRESHOLD), str(int(COOLDOWN)), str(int(TIMEOUT)))
+    assert (
+        env["MERCADOPAGO_BREAKER_FAILURES"],
+        env["MERCADOPAGO_BREAKER_COOLDOWN_SECONDS"],
+        env["MERCADOPAGO_TIMEOUT_SECONDS"],
+    ) == (str(THRESHOLD), str(int(COOLDOWN)), str(int(TIMEOUT)))
     return running
 
 
@@ -52,17 +56,21 @@ async def sandbox_calls(stack, operation: str) -> int:
 async def short_circuited(stack, operation: str) -> float:
     async with httpx.AsyncClient(timeout=5) as client:
         text = (await client.get(f"http://127.0.0.1:{stack.config.worker_metrics_port}/metrics")).text
-    match = re.search(r'^paysaga_mercadopago_short_circuited_total\{operation="%s"\} (\S+)$' % operation, text, re.M)
+    pattern = r'^paysaga_mercadopago_short_circuited_total\{operation="%s"\} (\S+)$' % operation  # noqa: UP031 - regex braces
+    match = re.search(pattern, text, re.M)
     return float(match.group(1)) if match else 0.0
 
 
 async def paid_checkouts(stack, users: range) -> list[str]:
     """A checkout per user, paid on the sandbox without its own notifications."""
+
     async def one(user_id: int) -> str:
         checkout = await new_checkout(stack, user_id)
         async with stack.sandbox() as sandbox:
-            paid = await sandbox.post("/sandbox/payments", json={
-                "preference_id": checkout["preferenceId"], "status": "approved", "notify": False})
+            paid = await sandbox.post(
+                "/sandbox/payments",
+                json={"preference_id": checkout["preferenceId"], "status": "approved", "notify": False},
+            )
         return str(paid.json()["id"])
 
     return list(await asyncio.gather(*(one(user) for user in users)))
@@ -90,9 +98,11 @@ async def outage(stack, users: range, fault: dict, capsys) -> None:
         assert len(await ledger(stack, user_id)) == 1
     without = SAGAS * attempts_without_breaker(window)
     with capsys.disabled():
-        print(f"\nMercadoPago {fault} for {window:.0f}s: {calls} calls received, {refused:.0f} attempts refused by"
-              f" the breaker (without it: ~{without} calls); all {SAGAS} sagas done"
-              f" {time.monotonic() - recovered:.1f}s after it came back")
+        print(
+            f"\nMercadoPago {fault} for {window:.0f}s: {calls} calls received, {refused:.0f} attempts refused by"
+            f" the breaker (without it: ~{without} calls); all {SAGAS} sagas done"
+            f" {time.monotonic() - recovered:.1f}s after it came back"
+        )
     assert refused > 0
     # the first wave of attempts goes out before the breaker knows; then one trial per cool-down
     assert calls <= SAGAS + THRESHOLD + window / COOLDOWN + 2, calls
@@ -104,5 +114,6 @@ async def test_mercadopago_down_opens_the_breaker_and_sagas_resume(stack, capsys
 
 
 async def test_mercadopago_slow_beyond_the_timeout_opens_the_breaker_too(stack, capsys):
-    await outage(stack, range(820_000, 820_000 + SAGAS), {"status": None, "delay_ms": int(TIMEOUT * 1000) + 1500},
-                 capsys)
+    await outage(
+        stack, range(820_000, 820_000 + SAGAS), {"status": None, "delay_ms": int(TIMEOUT * 1000) + 1500}, capsys
+    )

@@ -7,9 +7,11 @@ from which senders pick at random), through a bounded number of connections, whi
 checkouts are still being started. With `retry_unavailable` a refused or unanswered delivery
 is sent again later with fresh headers, as MercadoPago does; otherwise it counts as a failure.
 """
+
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import random
 import statistics
@@ -17,7 +19,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -32,6 +34,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "load"
 @dataclass(frozen=True)
 class Notice:
     """One notification as MercadoPago would deliver it; a duplicate is the same object again."""
+
     payment_id: str
     action: str
     notification_id: int
@@ -77,7 +80,9 @@ class BurstResult:
         window = max(1e-9, self.last_sent - self.started)
         return {
             "checkouts": len(self.purchases),
-            "checkout_p50_ms": round(1000 * statistics.median(self.checkout_latencies), 1) if self.checkout_latencies else 0,
+            "checkout_p50_ms": round(1000 * statistics.median(self.checkout_latencies), 1)
+            if self.checkout_latencies
+            else 0,
             "checkout_retries": self.checkout_retries,
             "approved": len(self.approved),
             "webhooks": self.sent,
@@ -95,10 +100,21 @@ class BurstResult:
 
 
 class Burst:
-    def __init__(self, stack: RunningStack, *, checkouts: int, users: list[int], webhooks_per_payment: int = 5,
-                 duplicate_share: float = 0.3, rejected_share: float = 0.1, concurrency: int = 50,
-                 checkout_concurrency: int = 8, plan_id: int = 1, retry_unavailable: bool = False,
-                 seed: int = 7) -> None:
+    def __init__(
+        self,
+        stack: RunningStack,
+        *,
+        checkouts: int,
+        users: list[int],
+        webhooks_per_payment: int = 5,
+        duplicate_share: float = 0.3,
+        rejected_share: float = 0.1,
+        concurrency: int = 50,
+        checkout_concurrency: int = 8,
+        plan_id: int = 1,
+        retry_unavailable: bool = False,
+        seed: int = 7,
+    ) -> None:
         self.stack = stack
         self.checkouts = checkouts
         self.users = users
@@ -121,8 +137,10 @@ class Burst:
     async def run(self, during=None) -> BurstResult:
         """Start checkouts and send their webhooks; `during(burst)` runs alongside (faults)."""
         limits = httpx.Limits(max_connections=self.concurrency + self.checkout_concurrency + 4)
-        async with httpx.AsyncClient(base_url=self.stack.config.api_url, timeout=30, limits=limits) as api, \
-                httpx.AsyncClient(base_url=self.stack.config.sandbox_url, timeout=30) as sandbox:
+        async with (
+            httpx.AsyncClient(base_url=self.stack.config.api_url, timeout=30, limits=limits) as api,
+            httpx.AsyncClient(base_url=self.stack.config.sandbox_url, timeout=30) as sandbox,
+        ):
             self.result.started = time.perf_counter()
             senders = [asyncio.create_task(self._sender(api)) for _ in range(self.concurrency)]
             side = asyncio.create_task(during(self)) if during else None
@@ -150,8 +168,10 @@ class Burst:
                 created = await self._checkout(api, user_id)
                 if created is None:
                     return
-                paid = await sandbox.post("/sandbox/payments", json={
-                    "preference_id": created["preferenceId"], "status": status, "notify": False})
+                paid = await sandbox.post(
+                    "/sandbox/payments",
+                    json={"preference_id": created["preferenceId"], "status": status, "notify": False},
+                )
                 paid.raise_for_status()
                 purchase = Purchase(user_id, created["checkoutId"], str(paid.json()["id"]), status)
                 self.result.purchases.append(purchase)
@@ -190,8 +210,10 @@ class Burst:
         distinct = max(1, int(exact) + (1 if self.rng.random() < exact - int(exact) else 0))
         actions = ["payment.created"] + ["payment.updated"] * (distinct - 1)
         now_ms = int(time.time() * 1000)
-        notices = [Notice(purchase.payment_id, action, self.rng.randrange(10**11, 10**12), str(uuid.uuid4()), now_ms)
-                   for action in actions]
+        notices = [
+            Notice(purchase.payment_id, action, self.rng.randrange(10**11, 10**12), str(uuid.uuid4()), now_ms)
+            for action in actions
+        ]
         copies = notices + [self.rng.choice(notices) for _ in range(max(0, self.per_payment - distinct))]
         self.result.duplicates += len(copies) - len(notices)
         for notice in copies:
@@ -232,8 +254,9 @@ class Burst:
 
     def _requeue(self, number: int, notice: Notice) -> None:
         # MercadoPago retries with fresh headers: a new request id and timestamp
-        fresh = Notice(notice.payment_id, notice.action, notice.notification_id, str(uuid.uuid4()),
-                       int(time.time() * 1000))
+        fresh = Notice(
+            notice.payment_id, notice.action, notice.notification_id, str(uuid.uuid4()), int(time.time() * 1000)
+        )
         self._pool.append((number, fresh))
         self._pending_retries -= 1
 
@@ -248,10 +271,12 @@ class Burst:
         everyone = {p.payment_id for p in self.result.purchases}
 
         async def probe():
-            ledger = await self.stack.rows("SELECT count(*) AS n FROM subscription_ledger WHERE user_id IN "
-                                           f"({_ints(self.users)})")
-            payments = await self.stack.rows("SELECT count(*) AS n FROM payments WHERE user_id IN "
-                                             f"({_ints(self.users)})")
+            ledger = await self.stack.rows(
+                f"SELECT count(*) AS n FROM subscription_ledger WHERE user_id IN ({_ints(self.users)})"
+            )
+            payments = await self.stack.rows(
+                f"SELECT count(*) AS n FROM payments WHERE user_id IN ({_ints(self.users)})"
+            )
             return ledger[0]["n"] >= len(approved) and payments[0]["n"] >= len(everyone)
 
         await eventually(probe, timeout=timeout, interval=0.5, what="every approved payment applied")
@@ -263,15 +288,20 @@ class Burst:
         purchases = self.result.purchases
         approved = {p.payment_id for p in self.result.approved}
         users = _ints(self.users)
-        payments = {row["mercadopago_payment_id"]: row["status"] for row in await self.stack.rows(
-            f"SELECT mercadopago_payment_id, status FROM payments WHERE user_id IN ({users})")}
+        payments = {
+            row["mercadopago_payment_id"]: row["status"]
+            for row in await self.stack.rows(
+                f"SELECT mercadopago_payment_id, status FROM payments WHERE user_id IN ({users})"
+            )
+        }
         # no notification answered 200 was lost: every paid purchase is in the read model
         assert set(payments) == {p.payment_id for p in purchases}
         for purchase in purchases:
             assert payments[purchase.payment_id] == purchase.status.upper(), purchase
         ledger = await self.stack.rows(
             "SELECT mercadopago_payment_id, user_id, period_start, period_end, reversed_at FROM subscription_ledger"
-            f" WHERE user_id IN ({users}) ORDER BY user_id, period_start")
+            f" WHERE user_id IN ({users}) ORDER BY user_id, period_start"
+        )
         applied = [row["mercadopago_payment_id"] for row in ledger]
         assert len(applied) == len(approved), "ledger rows != approved payments"
         assert set(applied) == approved
@@ -281,15 +311,22 @@ class Burst:
             by_user[row["user_id"]].append(row)
         expected = Counter(p.user_id for p in self.result.approved)
         gaps = 0
-        subscriptions = {row["user_id"]: row for row in await self.stack.rows(
-            f"SELECT user_id, status, start_date, end_date FROM subscriptions WHERE user_id IN ({users})")}
+        subscriptions = {
+            row["user_id"]: row
+            for row in await self.stack.rows(
+                f"SELECT user_id, status, start_date, end_date FROM subscriptions WHERE user_id IN ({users})"
+            )
+        }
         for user_id, count in expected.items():
             periods = by_user[user_id]
             assert len(periods) == count, f"user {user_id}: {len(periods)} periods for {count} approved payments"
             assert subscriptions[user_id]["status"] == "ACTIVE"
             # periods bought while active follow one another, with no gap and no overlap
-            broken = [(before, after) for before, after in zip(periods, periods[1:])
-                      if not _same_moment(before["period_end"], after["period_start"])]
+            broken = [
+                (before, after)
+                for before, after in itertools.pairwise(periods)
+                if not _same_moment(before["period_end"], after["period_start"])
+            ]
             if contiguous:
                 assert not broken, (user_id, broken)
                 assert _same_moment(subscriptions[user_id]["end_date"], periods[-1]["period_end"])
@@ -299,7 +336,8 @@ class Burst:
     async def inbox_outcomes(self) -> Counter:
         rows = await self.stack.rows(
             "SELECT outcome, count(*) AS n FROM webhook_events WHERE topic = 'payment' AND resource_id IN "
-            f"({', '.join(repr(p.payment_id) for p in self.result.purchases) or 'NULL'}) GROUP BY outcome")
+            f"({', '.join(repr(p.payment_id) for p in self.result.purchases) or 'NULL'}) GROUP BY outcome"
+        )
         return Counter({row["outcome"]: row["n"] for row in rows})
 
     def report(self, name: str, backend: str, extra: dict | None = None) -> dict:
@@ -312,11 +350,19 @@ class Burst:
 def signed_request(secret: str, notice: Notice) -> tuple[str, dict[str, str], bytes]:
     """URL, headers and body of a webhook as MercadoPago sends it, signed with `secret`."""
     url = f"/api/webhooks/mercadopago?data.id={notice.payment_id}&type=payment"
-    body = json.dumps({
-        "action": notice.action, "api_version": "v1", "data": {"id": notice.payment_id},
-        "date_created": datetime.now(timezone.utc).isoformat(), "id": notice.notification_id,
-        "live_mode": False, "type": "payment", "user_id": "724484980",
-    }, separators=(",", ":")).encode()
+    body = json.dumps(
+        {
+            "action": notice.action,
+            "api_version": "v1",
+            "data": {"id": notice.payment_id},
+            "date_created": datetime.now(UTC).isoformat(),
+            "id": notice.notification_id,
+            "live_mode": False,
+            "type": "payment",
+            "user_id": "724484980",
+        },
+        separators=(",", ":"),
+    ).encode()
     headers = {
         "content-type": "application/json",
         "x-request-id": notice.request_id,
@@ -327,8 +373,9 @@ def signed_request(secret: str, notice: Notice) -> tuple[str, dict[str, str], by
 
 async def send_webhook(stack: RunningStack, payment_id: str, action: str = "payment.updated") -> httpx.Response:
     """One fresh signed webhook for this payment, straight to the API."""
-    notice = Notice(str(payment_id), action, random.randrange(10**11, 10**12), str(uuid.uuid4()),
-                    int(time.time() * 1000))
+    notice = Notice(
+        str(payment_id), action, random.randrange(10**11, 10**12), str(uuid.uuid4()), int(time.time() * 1000)
+    )
     url, headers, body = signed_request(stack.config.webhook_secret, notice)
     async with httpx.AsyncClient(base_url=stack.config.api_url, timeout=15) as api:
         return await api.post(url, headers=headers, content=body)
@@ -340,9 +387,10 @@ def _ints(values) -> str:
 
 def _same_moment(a, b) -> bool:
     """Timestamps as either driver returns them (aware datetimes or SQLite text)."""
+
     def norm(value):
         if isinstance(value, str):
             value = datetime.fromisoformat(value)
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
     return norm(a) == norm(b)

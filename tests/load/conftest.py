@@ -1,4 +1,5 @@
 """One stack for the load tests, on one backend: PostgreSQL when reachable, else SQLite."""
+
 from __future__ import annotations
 
 import pytest

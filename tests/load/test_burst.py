@@ -8,6 +8,7 @@ without an answer; the figures count both (and why connections dropped), and mor
 deliveries unanswered fails the test: a loaded 2-core machine sheds some, more would mean the
 relay's budget is wrong. Scale with PAYSAGA_BURST_CHECKOUTS (five webhooks per checkout).
 """
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,15 @@ USERS = list(range(700_000, 700_000 + max(1, CHECKOUTS // 4)))  # four purchases
 @pytest.mark.load
 @pytest.mark.timeout(600)
 async def test_burst_applies_every_approved_payment_exactly_once(stack, capsys):
-    burst = Burst(stack, checkouts=CHECKOUTS, users=USERS, webhooks_per_payment=5, duplicate_share=0.3,
-                  concurrency=50, retry_unavailable=True)
+    burst = Burst(
+        stack,
+        checkouts=CHECKOUTS,
+        users=USERS,
+        webhooks_per_payment=5,
+        duplicate_share=0.3,
+        concurrency=50,
+        retry_unavailable=True,
+    )
     result = await burst.run()
     await burst.wait_applied(timeout=300)
     figures = burst.report("burst", stack.backend)

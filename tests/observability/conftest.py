@@ -1,6 +1,7 @@
 """One stack of real processes with everything operators rely on switched on: traces exported
 over OTLP/HTTP to a receiver in this test process, payloads encrypted (a rotated key too), the
 Temporal UI's origin allowed on the codec server. One purchase runs through it for all tests."""
+
 from __future__ import annotations
 
 import pytest
@@ -49,8 +50,9 @@ async def purchase(observed) -> Purchase:
     """A checkout paid (approved) and its subscription ACTIVE."""
     user_id = next_user_id()
     checkout = await start_checkout(observed, user_id)
-    paid = await sandbox(observed, "POST", "/sandbox/payments",
-                         json={"preference_id": checkout["preferenceId"], "status": "approved"})
+    paid = await sandbox(
+        observed, "POST", "/sandbox/payments", json={"preference_id": checkout["preferenceId"], "status": "approved"}
+    )
 
     async def active():
         async with observed.running.api(user_id) as api:

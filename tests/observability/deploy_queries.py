@@ -1,4 +1,5 @@
 """Every PromQL expression of deploy/: alert rules and Grafana dashboard panels."""
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,7 @@ DASHBOARDS = sorted((DEPLOY / "grafana" / "dashboards").glob("*.json"))
 
 def alert_expressions() -> dict[str, str]:
     rules = yaml.safe_load(ALERT_RULES.read_text())
-    return {rule.get("alert") or rule["record"]: rule["expr"]
-            for group in rules["groups"] for rule in group["rules"]}
+    return {rule.get("alert") or rule["record"]: rule["expr"] for group in rules["groups"] for rule in group["rules"]}
 
 
 def _panels(panels: list[dict]):

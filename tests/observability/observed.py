@@ -1,4 +1,5 @@
 """The observed stack's handles and the few steps the observability tests take on it."""
+
 from __future__ import annotations
 
 import itertools

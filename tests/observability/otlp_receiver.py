@@ -1,4 +1,5 @@
 """A tiny OTLP/HTTP (protobuf) trace receiver on loopback: what the processes export, as spans."""
+
 from __future__ import annotations
 
 import gzip
@@ -59,15 +60,21 @@ class OtlpReceiver:
     def _add(self, request: ExportTraceServiceRequest) -> None:
         received = []
         for resource_spans in request.resource_spans:
-            service = next((a.value.string_value for a in resource_spans.resource.attributes
-                            if a.key == "service.name"), "")
+            service = next(
+                (a.value.string_value for a in resource_spans.resource.attributes if a.key == "service.name"), ""
+            )
             for scope_spans in resource_spans.scope_spans:
                 for span in scope_spans.spans:
-                    received.append(ReceivedSpan(
-                        service=service, name=span.name, trace_id=span.trace_id.hex(), span_id=span.span_id.hex(),
-                        parent_span_id=span.parent_span_id.hex(),
-                        attributes={a.key: _value(a.value) for a in span.attributes},
-                    ))
+                    received.append(
+                        ReceivedSpan(
+                            service=service,
+                            name=span.name,
+                            trace_id=span.trace_id.hex(),
+                            span_id=span.span_id.hex(),
+                            parent_span_id=span.parent_span_id.hex(),
+                            attributes={a.key: _value(a.value) for a in span.attributes},
+                        )
+                    )
         with self._lock:
             self.spans.extend(received)
 
@@ -75,7 +82,7 @@ class OtlpReceiver:
         with self._lock:
             return list(self.spans)
 
-    def start(self) -> "OtlpReceiver":
+    def start(self) -> OtlpReceiver:
         self._thread.start()
         return self
 

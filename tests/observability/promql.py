@@ -1,14 +1,42 @@
 """The metric names a PromQL expression reads (enough PromQL for our dashboards and alerts)."""
+
 from __future__ import annotations
 
 import re
 
 # Aggregations, operators and modifiers that look like names but are not metrics.
-KEYWORDS = frozenset({
-    "sum", "min", "max", "avg", "group", "stddev", "stdvar", "count", "count_values", "bottomk", "topk",
-    "quantile", "limitk", "limit_ratio", "by", "without", "on", "ignoring", "group_left", "group_right",
-    "bool", "and", "or", "unless", "offset", "atan2", "inf", "nan",
-})
+KEYWORDS = frozenset(
+    {
+        "sum",
+        "min",
+        "max",
+        "avg",
+        "group",
+        "stddev",
+        "stdvar",
+        "count",
+        "count_values",
+        "bottomk",
+        "topk",
+        "quantile",
+        "limitk",
+        "limit_ratio",
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+        "bool",
+        "and",
+        "or",
+        "unless",
+        "offset",
+        "atan2",
+        "inf",
+        "nan",
+    }
+)
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
 _MATCHERS = re.compile(r"\{[^}]*\}")
@@ -28,7 +56,7 @@ def metric_names(expression: str) -> set[str]:
     text = _NUMBER.sub(" ", text)
     names = set()
     for match in _IDENTIFIER.finditer(text):
-        if text[match.end():].lstrip().startswith("("):
+        if text[match.end() :].lstrip().startswith("("):
             continue  # a function or an aggregation
         if match.group(0).lower() in KEYWORDS:
             continue

@@ -2,6 +2,7 @@
 stack needs, application environment variable names that the Settings class actually reads,
 Prometheus targets that exist, files that the mounts and the Dockerfile refer to, the Compose
 specification itself, who migrates and who serves, and what is published on the host."""
+
 from __future__ import annotations
 
 import re
@@ -56,8 +57,19 @@ def database_role(service: dict) -> str:
 
 def test_the_full_stack_is_there(compose):
     services = set(compose["services"])
-    assert {"postgresql", "temporal", "temporal-ui", "migrate", "api", "worker-1", "worker-2", "prometheus",
-            "grafana", "otel-collector", "jaeger"} <= services
+    assert {
+        "postgresql",
+        "temporal",
+        "temporal-ui",
+        "migrate",
+        "api",
+        "worker-1",
+        "worker-2",
+        "prometheus",
+        "grafana",
+        "otel-collector",
+        "jaeger",
+    } <= services
     for name, service in compose["services"].items():
         assert service.get("image") or service.get("build"), name
         for dependency in service.get("depends_on") or []:
@@ -69,9 +81,18 @@ def test_application_environment_names_are_settings(compose):
         env = environment(compose["services"][name])
         unknown = {key for key in env if key not in SETTINGS_NAMES and not key.startswith(STANDARD_PREFIXES)}
         assert not unknown, f"{name} sets variables the Settings class does not read: {sorted(unknown)}"
-        for required in ("DATABASE_URL", "TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_TASK_QUEUE",
-                         "MERCADOPAGO_ACCESS_TOKEN", "MERCADOPAGO_WEBHOOK_SECRET", "MERCADOPAGO_NOTIFICATION_URL",
-                         "AUTH_JWT_SECRET", "PAYLOAD_ENCRYPTION_KEY", "OTEL_EXPORTER_OTLP_ENDPOINT"):
+        for required in (
+            "DATABASE_URL",
+            "TEMPORAL_ADDRESS",
+            "TEMPORAL_NAMESPACE",
+            "TEMPORAL_TASK_QUEUE",
+            "MERCADOPAGO_ACCESS_TOKEN",
+            "MERCADOPAGO_WEBHOOK_SECRET",
+            "MERCADOPAGO_NOTIFICATION_URL",
+            "AUTH_JWT_SECRET",
+            "PAYLOAD_ENCRYPTION_KEY",
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+        ):
             assert required in env, (name, required)
         assert env["TEMPORAL_ADDRESS"].split(":")[0] == "temporal"
         assert "@postgresql:" in env["DATABASE_URL"] and env["DATABASE_URL"].startswith("postgresql+asyncpg://")
@@ -88,8 +109,12 @@ def test_the_settings_accept_the_compose_defaults(compose):
 
 def test_prometheus_scrapes_every_app_process_where_it_serves(compose):
     config = yaml.safe_load((PROJECT_ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
-    targets = {target for job in config["scrape_configs"] for static in job.get("static_configs", [])
-               for target in static["targets"]}
+    targets = {
+        target
+        for job in config["scrape_configs"]
+        for static in job.get("static_configs", [])
+        for target in static["targets"]
+    }
     for name in ("worker-1", "worker-2"):
         port = environment(compose["services"][name])["WORKER_METRICS_ADDRESS"].rsplit(":", 1)[1]
         assert f"{name}:{port}" in targets
@@ -115,7 +140,7 @@ def test_mounted_files_exist(compose):
             source = volume.split(":")[0]
             if source.startswith("."):
                 assert (PROJECT_ROOT / source).exists(), (name, source)
-        for command in (service.get("command") or []):
+        for command in service.get("command") or []:
             if isinstance(command, str) and command.startswith("--config="):
                 mounted = {v.split(":")[1]: v.split(":")[0] for v in service.get("volumes", [])}
                 assert command.split("=", 1)[1] in mounted, (name, command)
@@ -139,8 +164,10 @@ def test_the_owner_migrates_once_and_the_runtime_role_serves(compose):
     assert database_role(migrate) == "paysaga_owner"
     init = INIT_SQL.read_text()
     assert "CREATE DATABASE paysaga OWNER paysaga_owner" in init
-    assert re.search(r"CREATE ROLE paysaga_runtime LOGIN", init) and "paysaga_runtime" not in init.split(
-        "CREATE DATABASE")[1], "the runtime role owns nothing"
+    assert (
+        re.search(r"CREATE ROLE paysaga_runtime LOGIN", init)
+        and "paysaga_runtime" not in init.split("CREATE DATABASE")[1]
+    ), "the runtime role owns nothing"
 
 
 def test_only_the_api_listens_beyond_the_hosts_loopback(compose):
@@ -161,8 +188,12 @@ def test_the_stack_is_staging_by_default_without_development_routes(compose):
 
 
 def test_the_file_follows_the_compose_specification():
-    result = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec",
-                             str(COMPOSE)], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec", str(COMPOSE)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -170,6 +201,11 @@ def test_docker_compose_validates_the_file_when_available(tmp_path):
     docker = shutil.which("docker")
     if not docker or subprocess.run([docker, "compose", "version"], capture_output=True).returncode != 0:
         pytest.skip("docker compose is not installed here")
-    result = subprocess.run([docker, "compose", "-f", str(COMPOSE), "config", "--quiet"], capture_output=True,
-                            text=True, cwd=PROJECT_ROOT, timeout=60)
+    result = subprocess.run(
+        [docker, "compose", "-f", str(COMPOSE), "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr

@@ -1,5 +1,6 @@
 """deploy/ as Prometheus and Grafana read it: promtool accepts the config and the rules, the
 alerts fire in the situations they describe, dashboards are well formed."""
+
 from __future__ import annotations
 
 import json
@@ -49,10 +50,20 @@ def test_alerts_fire_on_what_they_describe():
 
 def test_every_dashboard_expression_parses_as_promql(tmp_path):
     """promtool parses rule expressions: check each panel's query as a recording rule."""
-    rules = {"groups": [{"name": "dashboards", "rules": [
-        {"record": f"dashboard:query_{index}", "expr": expr.replace("$__rate_interval", "5m").replace("$__range", "1h")}
-        for index, expr in enumerate(dashboard_expressions().values())
-    ]}]}
+    rules = {
+        "groups": [
+            {
+                "name": "dashboards",
+                "rules": [
+                    {
+                        "record": f"dashboard:query_{index}",
+                        "expr": expr.replace("$__rate_interval", "5m").replace("$__range", "1h"),
+                    }
+                    for index, expr in enumerate(dashboard_expressions().values())
+                ],
+            }
+        ]
+    }
     path = tmp_path / "dashboard_queries.yml"
     path.write_text(json.dumps(rules))  # JSON is YAML
     run_promtool("check", "rules", str(path))
@@ -74,8 +85,9 @@ def test_metric_name_extraction():
     assert metric_names(
         'histogram_quantile(0.95, sum by (le, task_queue) (rate(a_seconds_bucket{job="x", le!="1"}[5m])))'
     ) == {"a_seconds_bucket"}
-    assert metric_names('sum(increase(b_total[30m])) > 3 and (sum(increase(c_total{topic="payment"}[30m])) '
-                        'or vector(0)) == 0') == {"b_total", "c_total"}
+    assert metric_names(
+        'sum(increase(b_total[30m])) > 3 and (sum(increase(c_total{topic="payment"}[30m])) or vector(0)) == 0'
+    ) == {"b_total", "c_total"}
     assert metric_names("d / clamp_min(e offset 5m, 1e-9) > 0.5") == {"d", "e"}
     assert metric_names('up{job=~"paysaga-api|paysaga-worker"} == 0') == {"up"}
 

@@ -4,6 +4,7 @@ or an alert rule of deploy/ queries: a panel can never silently show "No data" f
 Failure metrics exist only once something failed, so this makes one of each happen for real:
 a MercadoPago call that fails twice (the activity retries it), and a workflow task that fails.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -12,8 +13,8 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from temporalio.client import Client
 
-from tests.observability.observed import next_user_id, sandbox, start_checkout
 from tests.observability.deploy_queries import all_expressions
+from tests.observability.observed import next_user_id, sandbox, start_checkout
 from tests.observability.promql import metric_names
 from tests.support.waiting import eventually
 
@@ -42,8 +43,11 @@ async def test_every_queried_metric_is_served(observed, purchase):
         await sandbox(observed, "POST", "/sandbox/knobs", json={"fail": {}})
     # a forged webhook (401)
     async with httpx.AsyncClient(base_url=observed.config.api_url) as client:
-        forged = await client.post("/api/webhooks/mercadopago?data.id=123&type=payment", json={},
-                                   headers={"x-signature": "ts=1,v1=" + "0" * 64, "x-request-id": "forged"})
+        forged = await client.post(
+            "/api/webhooks/mercadopago?data.id=123&type=payment",
+            json={},
+            headers={"x-signature": "ts=1,v1=" + "0" * 64, "x-request-id": "forged"},
+        )
     assert forged.status_code == 401
     # a workflow task that fails: a workflow type no worker knows
     client = await Client.connect(observed.config.temporal_address)
@@ -62,7 +66,9 @@ async def test_every_queried_metric_is_served(observed, purchase):
         try:
             await eventually(all_served, timeout=20, interval=0.5, what="every queried metric served")
         except AssertionError:
-            raise AssertionError(f"queried by deploy/ but served by neither the API nor the worker: {sorted(await missing())}")
+            raise AssertionError(
+                f"queried by deploy/ but served by neither the API nor the worker: {sorted(await missing())}"
+            ) from None
     finally:
         await handle.terminate("probe done")
 
@@ -74,13 +80,19 @@ async def test_worker_serves_sdk_and_business_metrics_at_one_address(observed, p
     assert any(name.startswith("temporal_") for name in names)
     # the purchase: one approved payment, one activation, timed from checkout and from approval
     families = {family.name: family for family in text_string_to_metric_families(text)}
-    approved = [s.value for s in families["paysaga_payments"].samples
-                if s.name == "paysaga_payments_total" and s.labels["status"] == "APPROVED"]
+    approved = [
+        s.value
+        for s in families["paysaga_payments"].samples
+        if s.name == "paysaga_payments_total" and s.labels["status"] == "APPROVED"
+    ]
     assert approved and approved[0] >= 1
     assert [s.value for s in families["paysaga_subscription_activations"].samples][0] >= 1
     for histogram in ("paysaga_checkout_to_activation_seconds", "paysaga_payment_to_activation_seconds"):
         count = [s.value for s in families[histogram].samples if s.name == f"{histogram}_count"]
         assert count and count[0] >= 1, histogram
-    calls = [s for s in families["paysaga_mercadopago_request_duration_seconds"].samples
-             if s.name.endswith("_count") and s.labels["operation"] == "get_payment" and s.labels["outcome"] == "ok"]
+    calls = [
+        s
+        for s in families["paysaga_mercadopago_request_duration_seconds"].samples
+        if s.name.endswith("_count") and s.labels["operation"] == "get_payment" and s.labels["outcome"] == "ok"
+    ]
     assert calls and calls[0].value >= 1

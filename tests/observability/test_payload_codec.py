@@ -1,4 +1,5 @@
 """The AES-GCM payload codec: round trips, rotation by key id, tampering, and key parsing."""
+
 from __future__ import annotations
 
 import base64
@@ -58,8 +59,16 @@ async def test_unencrypted_payloads_pass_through_decoding():
     assert await AesGcmCodec(parse_key(new_key_text("k1"))).decode([PLAIN]) == [PLAIN]
 
 
-@pytest.mark.parametrize("text", ["nokeyid", ":" + base64.b64encode(b"x" * 32).decode(), "k1:not-base64!",
-                                  "k1:" + base64.b64encode(b"short").decode(), "bad id:" + base64.b64encode(b"x" * 32).decode()])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "nokeyid",
+        ":" + base64.b64encode(b"x" * 32).decode(),
+        "k1:not-base64!",
+        "k1:" + base64.b64encode(b"short").decode(),
+        "bad id:" + base64.b64encode(b"x" * 32).decode(),
+    ],
+)
 def test_malformed_keys_are_refused(text):
     with pytest.raises(InvalidKey):
         parse_key(text)

@@ -1,6 +1,7 @@
 """With PAYLOAD_ENCRYPTION_KEY set, what Temporal stores is ciphertext: a workflow history read
 raw from the server holds no payer e-mail and no readable payload; the API's codec server
 (the Temporal UI's decoder) gives the payloads back to an admin, old keys included."""
+
 from __future__ import annotations
 
 import asyncio
@@ -35,8 +36,11 @@ async def raw_history(address: str, workflow_id: str) -> History:
     client = await Client.connect(address)  # no codec: exactly what the server stores
     history, page = History(), b""
     while True:
-        answer = await client.workflow_service.get_workflow_execution_history(GetWorkflowExecutionHistoryRequest(
-            namespace="default", execution=WorkflowExecution(workflow_id=workflow_id), next_page_token=page))
+        answer = await client.workflow_service.get_workflow_execution_history(
+            GetWorkflowExecutionHistoryRequest(
+                namespace="default", execution=WorkflowExecution(workflow_id=workflow_id), next_page_token=page
+            )
+        )
         history.events.extend(answer.history.events)
         page = answer.next_page_token
         if not page:
@@ -70,8 +74,11 @@ def admin() -> dict[str, str]:
 async def test_history_at_rest_holds_no_plaintext(observed, purchase):
     email = purchase.payment["payer"]["email"].encode()
     reference = purchase.checkout["externalReference"].encode()
-    workflows = [f"checkout-{purchase.checkout['checkoutId']}", f"payment-{purchase.payment['id']}",
-                 f"subscription-user-{purchase.user_id}"]
+    workflows = [
+        f"checkout-{purchase.checkout['checkoutId']}",
+        f"payment-{purchase.payment['id']}",
+        f"subscription-user-{purchase.user_id}",
+    ]
     current_key_id = parse_key(CURRENT_KEY).key_id.encode()
     for workflow_id in workflows:
         history = await raw_history(observed.config.temporal_address, workflow_id)
@@ -93,8 +100,9 @@ async def test_codec_server_decodes_the_history_for_an_admin(observed, purchase)
     started = history.events[0].workflow_execution_started_event_attributes
     body = {"payloads": [json_format.MessageToDict(p) for p in started.input.payloads]}
     async with httpx.AsyncClient(base_url=observed.config.api_url) as client:
-        answer = await client.post("/codec/decode", json=body,
-                                   headers={**admin(), "Origin": UI_ORIGIN, "X-Namespace": "default"})
+        answer = await client.post(
+            "/codec/decode", json=body, headers={**admin(), "Origin": UI_ORIGIN, "X-Namespace": "default"}
+        )
     assert answer.status_code == 200, answer.text
     assert answer.headers["access-control-allow-origin"] == UI_ORIGIN
     [decoded] = answer.json()["payloads"]
@@ -126,8 +134,10 @@ async def test_codec_server_is_for_admins_and_the_ui_origin_only(observed):
         assert refused.status_code == 403 and refused.json()["error"] == "forbidden"
         malformed = await client.post("/codec/decode", json={"nope": 1}, headers=admin())
         assert malformed.status_code == 400 and malformed.json()["error"] == "invalid_payloads"
-        preflight = {"Access-Control-Request-Method": "POST",
-                     "Access-Control-Request-Headers": "authorization,content-type,x-namespace"}
+        preflight = {
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type,x-namespace",
+        }
         allowed = await client.options("/codec/decode", headers={**preflight, "Origin": UI_ORIGIN})
         assert allowed.status_code == 200 and allowed.headers["access-control-allow-origin"] == UI_ORIGIN
         assert "x-namespace" in allowed.headers["access-control-allow-headers"].lower()
@@ -139,10 +149,24 @@ async def test_the_temporal_cli_reads_the_history_through_the_codec_server(obser
     from devstack.stack import temporal_binary
 
     workflow_id = f"checkout-{purchase.checkout['checkoutId']}"
-    argv = [temporal_binary(), "workflow", "show", "--workflow-id", workflow_id, "--output", "json",
-            "--address", observed.config.temporal_address, "--codec-endpoint", f"{observed.config.api_url}/codec",
-            "--codec-auth", admin()["Authorization"]]
-    process = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    argv = [
+        temporal_binary(),
+        "workflow",
+        "show",
+        "--workflow-id",
+        workflow_id,
+        "--output",
+        "json",
+        "--address",
+        observed.config.temporal_address,
+        "--codec-endpoint",
+        f"{observed.config.api_url}/codec",
+        "--codec-auth",
+        admin()["Authorization"],
+    ]
+    process = await asyncio.create_subprocess_exec(
+        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
     shown, errors = await asyncio.wait_for(process.communicate(), timeout=30)
     assert process.returncode == 0, errors.decode()
     started = json.loads(shown)["events"][0]["workflowExecutionStartedEventAttributes"]

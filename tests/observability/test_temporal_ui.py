@@ -1,6 +1,7 @@
 """What operators see in the Temporal UI: a checkout and its payment's workflow found together
 by external reference, user or plan, each with a summary line (encrypted at rest, read here
 through the same codec the UI's codec server uses)."""
+
 from __future__ import annotations
 
 from temporalio.client import Client
@@ -29,7 +30,8 @@ async def test_workflows_are_found_by_reference_and_read_with_a_summary(observed
         plan = next(p for p in (await api.get("/api/plans")).json() if p["id"] == 1)
     checkout = await client.get_workflow_handle(f"checkout-{purchase.checkout['checkoutId']}").describe()
     assert await checkout.static_summary() == (
-        f"Checkout Pro: {plan['code']} ({plan['price']} {plan['currency']}) for user {purchase.user_id}")
+        f"Checkout Pro: {plan['code']} ({plan['price']} {plan['currency']}) for user {purchase.user_id}"
+    )
     payment = await client.get_workflow_handle(f"payment-{purchase.payment['id']}").describe()
     assert str(purchase.payment["id"]) in (await payment.static_summary() or "")
     subscription = await client.get_workflow_handle(f"subscription-user-{purchase.user_id}").describe()

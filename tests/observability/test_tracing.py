@@ -1,5 +1,6 @@
 """One trace id from the API's request to the workflow, its activities, the MercadoPago call
 and the SQL they run, across the real API and worker processes, as exported over OTLP/HTTP."""
+
 from __future__ import annotations
 
 import httpx
@@ -12,8 +13,12 @@ CHECKOUT_ROUTE_SPAN = "POST /api/payments/checkout"
 
 def _trace_of_checkout(spans: list[ReceivedSpan], checkout_id: str) -> list[ReceivedSpan]:
     workflow_id = f"checkout-{checkout_id}"
-    started = [s for s in spans if s.attributes.get("temporalWorkflowID") == workflow_id
-               and s.name == "StartUpdateWithStartWorkflow:CheckoutWorkflow"]
+    started = [
+        s
+        for s in spans
+        if s.attributes.get("temporalWorkflowID") == workflow_id
+        and s.name == "StartUpdateWithStartWorkflow:CheckoutWorkflow"
+    ]
     if not started:
         return []
     return [s for s in spans if s.trace_id == started[0].trace_id]
@@ -47,7 +52,9 @@ async def test_one_trace_from_the_api_request_to_the_activity_sql(observed, purc
         has_http = any(s.service == "paysaga-worker" and s.name == "POST" for s in trace)
         return trace if wanted <= names and has_sql and has_http else None
 
-    trace = await eventually(complete_trace, timeout=15, what="the checkout's trace with API, workflow, HTTP and SQL spans")
+    trace = await eventually(
+        complete_trace, timeout=15, what="the checkout's trace with API, workflow, HTTP and SQL spans"
+    )
     by_id = {span.span_id: span for span in trace}
     api_span = next(s for s in trace if s.name == CHECKOUT_ROUTE_SPAN)
     assert not api_span.parent_span_id  # the request started the trace
@@ -57,7 +64,9 @@ async def test_one_trace_from_the_api_request_to_the_activity_sql(observed, purc
     lineage = [span.name for span in _ancestors(sql, by_id)]
     assert "RunActivity:store.save_checkout" in lineage and lineage[-1] == CHECKOUT_ROUTE_SPAN, lineage
     call = next(s for s in trace if s.service == "paysaga-worker" and s.name == "POST")
-    assert str(call.attributes.get("url.full") or call.attributes.get("http.url")).startswith(observed.config.sandbox_url)
+    assert str(call.attributes.get("url.full") or call.attributes.get("http.url")).startswith(
+        observed.config.sandbox_url
+    )
     assert "RunActivity:mercadopago.create_preference" in [span.name for span in _ancestors(call, by_id)]
 
 

@@ -1,4 +1,5 @@
 """The worker's one metrics endpoint, on its own: business metrics first, the SDK's appended."""
+
 from __future__ import annotations
 
 import threading
@@ -60,5 +61,14 @@ def test_the_server_serves_the_sdk_text_after_ours():
 
 def test_mercadopago_outcomes():
     assert [business_metrics.mercadopago_outcome(s) for s in (200, 201, 404, 401, 403, 400, 409, 429, 500, None)] == [
-        "ok", "ok", "not_found", "unauthorized", "unauthorized", "rejected", "server_error", "throttled",
-        "server_error", "unavailable"]
+        "ok",
+        "ok",
+        "not_found",
+        "unauthorized",
+        "unauthorized",
+        "rejected",
+        "server_error",
+        "throttled",
+        "server_error",
+        "unavailable",
+    ]

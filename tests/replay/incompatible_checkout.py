@@ -2,6 +2,7 @@
 
 Its own module: the workflow sandbox re-imports it, so it imports nothing but temporalio.
 """
+
 from datetime import timedelta
 
 from temporalio import workflow

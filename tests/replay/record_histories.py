@@ -5,6 +5,7 @@ every workflow involved to tests/replay/histories/. Re-record only when a workfl
 meant to be incompatible (and then version it with workflow.patched instead, where histories
 may still be running).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -14,7 +15,15 @@ import tempfile
 from pathlib import Path
 
 from devstack.stack import Stack
-from tests.e2e.purchases import knobs, new_checkout, pay, reset_knobs, set_payment_status, wait_checkout, wait_subscription
+from tests.e2e.purchases import (
+    knobs,
+    new_checkout,
+    pay,
+    reset_knobs,
+    set_payment_status,
+    wait_checkout,
+    wait_subscription,
+)
 from tests.support.databases import sqlite_url
 from tests.support.stack import RunningStack, free_stack_config
 from workflows.ids import checkout_workflow_id, payment_workflow_id, subscription_workflow_id
@@ -53,7 +62,12 @@ async def record(stack: RunningStack) -> None:
     await client.get_schedule_handle(SCHEDULE_ID).trigger()
     runs = []
     for _ in range(100):
-        runs = [w async for w in client.list_workflows("WorkflowType = 'ReconciliationWorkflow' AND ExecutionStatus = 'Completed'")]
+        runs = [
+            w
+            async for w in client.list_workflows(
+                "WorkflowType = 'ReconciliationWorkflow' AND ExecutionStatus = 'Completed'"
+            )
+        ]
         if runs:
             break
         await asyncio.sleep(0.2)
@@ -73,7 +87,10 @@ async def record_retention(stack: RunningStack) -> None:
     await client.get_schedule_handle(RETENTION_SCHEDULE_ID).trigger()
     runs = []
     for _ in range(100):
-        runs = [w async for w in client.list_workflows("WorkflowType = 'RetentionWorkflow' AND ExecutionStatus = 'Completed'")]
+        runs = [
+            w
+            async for w in client.list_workflows("WorkflowType = 'RetentionWorkflow' AND ExecutionStatus = 'Completed'")
+        ]
         if runs:
             break
         await asyncio.sleep(0.2)
@@ -95,16 +112,20 @@ async def record_retention_until_done(stack: RunningStack) -> None:
     engine = create_engine(stack.config.database)
     try:
         async with engine.begin() as connection:
-            await connection.execute(text(
-                "INSERT INTO webhook_events (received_at, topic, resource_id, signature_valid, outcome)"
-                " VALUES (:at, 'payment', :rid, true, 'accepted')"),
-                [{"at": utcnow() - timedelta(days=400), "rid": str(n)} for n in range(5)])
+            await connection.execute(
+                text(
+                    "INSERT INTO webhook_events (received_at, topic, resource_id, signature_valid, outcome)"
+                    " VALUES (:at, 'payment', :rid, true, 'accepted')"
+                ),
+                [{"at": utcnow() - timedelta(days=400), "rid": str(n)} for n in range(5)],
+            )
     finally:
         await engine.dispose()
     client = await stack.temporal()
     task_queue = (await client.get_schedule_handle(RETENTION_SCHEDULE_ID).describe()).schedule.action.task_queue
-    handle = await client.start_workflow(RetentionWorkflow.run, PurgeBatch(limit=2, batches_per_run=2),
-                                         id="retention-until-done", task_queue=task_queue)
+    handle = await client.start_workflow(
+        RetentionWorkflow.run, PurgeBatch(limit=2, batches_per_run=2), id="retention-until-done", task_queue=task_queue
+    )
     await handle.result()
     first_run = client.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id)
     history = await first_run.fetch_history()
@@ -173,7 +194,9 @@ async def record_pressure(stack: RunningStack) -> None:
     unknown = "999999999997"
     async with stack.api() as mercadopago:
         for _ in range(5):
-            (await mercadopago.post(f"/api/webhooks/mercadopago?topic=payment&id={unknown}", json={})).raise_for_status()
+            (
+                await mercadopago.post(f"/api/webhooks/mercadopago?topic=payment&id={unknown}", json={})
+            ).raise_for_status()
     handle = client.get_workflow_handle(payment_workflow_id(unknown))
     await handle.result()  # back-off, one more read for the burst, then idle
     histories = {"payment_router_unknown_backs_off": (payment_workflow_id(unknown), handle.result_run_id)}
@@ -184,8 +207,12 @@ async def record_pressure(stack: RunningStack) -> None:
     await _store_as_known([str(i) for i in seeded if str(i) not in missing], stack)
     # small pages, so that a short history already continues as new
     reconciliation = await client.start_workflow(
-        ReconciliationWorkflow.run, ReconcileInput(page_size=25), id="reconciliation-paged",
-        task_queue=stack.config.env.get("TEMPORAL_TASK_QUEUE", "payments"), result_type=ReconcileReport)
+        ReconciliationWorkflow.run,
+        ReconcileInput(page_size=25),
+        id="reconciliation-paged",
+        task_queue=stack.config.env.get("TEMPORAL_TASK_QUEUE", "payments"),
+        result_type=ReconcileReport,
+    )
     await reconciliation.result()
     chain = [w async for w in client.list_workflows("WorkflowId = 'reconciliation-paged'")]
     chain.sort(key=lambda w: w.start_time)
@@ -217,9 +244,13 @@ def main() -> None:
     """`... record_histories retention` (or `local-first`, `fewer-tasks`, `pressure`, `retention-until-done`)
     records only that scenario."""
     name = " ".join(sys.argv[1:])
-    scenario = {"retention": record_retention, "local-first": record_local_first, "fewer-tasks": record_fewer_tasks,
-                "pressure": record_pressure,
-                "retention-until-done": record_retention_until_done}.get(name, record)
+    scenario = {
+        "retention": record_retention,
+        "local-first": record_local_first,
+        "fewer-tasks": record_fewer_tasks,
+        "pressure": record_pressure,
+        "retention-until-done": record_retention_until_done,
+    }.get(name, record)
     # the unknown payment's back-off, short enough to record
     env = {"UNKNOWN_PAYMENT_RECHECK_AFTER": "PT3S"} if name == "pressure" else None
     with tempfile.TemporaryDirectory() as var_dir:

@@ -1,5 +1,6 @@
 """Every workflow replays the histories recorded from earlier code: a change that would break
 running workflows fails here (and must go behind workflow.patched instead)."""
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,9 @@ def load(path: Path) -> WorkflowHistory:
 
 
 def test_every_workflow_type_has_a_recorded_history():
-    recorded = {load(path).events[0].workflow_execution_started_event_attributes.workflow_type.name
-                for path in HISTORIES}
+    recorded = {
+        load(path).events[0].workflow_execution_started_event_attributes.workflow_type.name for path in HISTORIES
+    }
     assert recorded >= {workflow._Definition.must_from_class(w).name for w in WORKFLOWS}
 
 

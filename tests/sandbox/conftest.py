@@ -1,5 +1,6 @@
 """Fixtures for the sandbox tests: the sandbox on uvicorn (background thread), a tiny webhook
 receiver, and the official MercadoPago SDK pointed at the sandbox."""
+
 from __future__ import annotations
 
 import json
@@ -7,9 +8,10 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
@@ -65,9 +67,15 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 parts = urlsplit(self.path)
                 with receiver._lock:
-                    receiver.requests.append(Received(
-                        parts.path, dict(parse_qsl(parts.query, keep_blank_values=True)),
-                        {k.lower(): v for k, v in self.headers.items()}, body, time.monotonic()))
+                    receiver.requests.append(
+                        Received(
+                            parts.path,
+                            dict(parse_qsl(parts.query, keep_blank_values=True)),
+                            {k.lower(): v for k, v in self.headers.items()},
+                            body,
+                            time.monotonic(),
+                        )
+                    )
                     status = receiver._answers.popleft() if receiver._answers else 200
                 self.send_response(status)
                 self.send_header("Content-Length", "2")
@@ -102,15 +110,19 @@ class Receiver:
             return [r for r in self.requests if pred(r)]
 
     def wait_for(self, pred: Callable[[Received], bool], count: int = 1, timeout: float = 5.0) -> list[Received]:
-        return wait_until(lambda: (found := self.received(pred)) and len(found) >= count and found,
-                          timeout, f"{count} matching notification(s)")
+        return wait_until(
+            lambda: (found := self.received(pred)) and len(found) >= count and found,
+            timeout,
+            f"{count} matching notification(s)",
+        )
 
     @staticmethod
     def about(payment_id: int) -> Callable[[Received], bool]:
         """Matches webhooks and payment IPNs about this payment."""
         pid = str(payment_id)
-        return lambda r: r.query.get("data.id") == pid or (r.query.get("topic") == "payment"
-                                                           and r.query.get("id") == pid)
+        return lambda r: (
+            r.query.get("data.id") == pid or (r.query.get("topic") == "payment" and r.query.get("id") == pid)
+        )
 
     def close(self) -> None:
         self._server.shutdown()
@@ -123,7 +135,7 @@ def make_sdk(base_url: str, token: str = TOKEN) -> mercadopago.SDK:
 
         def request(self, method, url, *args, **kwargs):
             if url.startswith(MP_API):
-                url = base_url + url[len(MP_API):]
+                url = base_url + url[len(MP_API) :]
             return super().request(method, url, *args, **kwargs)
 
     return mercadopago.SDK(token, http_client=SandboxHttpClient())
@@ -141,7 +153,10 @@ def mp_sandbox(receiver):
     config = SandboxConfig(
         # a routing parameter of our own, which the sandbox must keep
         notification_url=f"{receiver.url}/api/webhooks/mercadopago?source=test",
-        webhook_secret=SECRET, access_token=TOKEN, collector_id=COLLECTOR_ID)
+        webhook_secret=SECRET,
+        access_token=TOKEN,
+        collector_id=COLLECTOR_ID,
+    )
     with SandboxServer(config) as server:
         yield server
 
@@ -176,19 +191,35 @@ def _clean(control, receiver):
 def delivery_log(control):
     """The sandbox's delivery log for a payment, once it holds at least `count` attempts (an
     attempt is logged after the receiver's answer, so just after the receiver saw it)."""
+
     def read(payment_id: int, count: int = 1) -> list[dict]:
-        return wait_until(lambda: (log := control.get("/sandbox/deliveries", params={"payment_id": payment_id})
-                                   .json()) and len(log) >= count and log, what=f"{count} logged deliveries")
+        return wait_until(
+            lambda: (
+                (log := control.get("/sandbox/deliveries", params={"payment_id": payment_id}).json())
+                and len(log) >= count
+                and log
+            ),
+            what=f"{count} logged deliveries",
+        )
+
     return read
 
 
 @pytest.fixture
 def new_preference(sdk):
     """Create a preference through the SDK; returns the response body."""
+
     def create(unit_price=19.99, quantity=1, external_reference=None, back_urls=None, **extra) -> dict:
         body = {
-            "items": [{"id": "2", "title": "Plan STANDARD", "quantity": quantity,
-                       "unit_price": unit_price, "currency_id": "ARS"}],
+            "items": [
+                {
+                    "id": "2",
+                    "title": "Plan STANDARD",
+                    "quantity": quantity,
+                    "unit_price": unit_price,
+                    "currency_id": "ARS",
+                }
+            ],
             "payer": {"email": "buyer@example.com", "name": "Ana"},
             "external_reference": external_reference or f"PLAN-2-USER-1-{uuid.uuid4().hex[:8]}",
             "metadata": {"plan_id": 2, "user_id": 1},

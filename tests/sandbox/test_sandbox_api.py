@@ -1,4 +1,5 @@
 """The sandbox's MercadoPago API, driven through the real official SDK."""
+
 from __future__ import annotations
 
 import json
@@ -16,17 +17,19 @@ from sandbox import SandboxConfig, create_app
 from .conftest import COLLECTOR_ID
 
 
-
 def decimal_json(response: httpx.Response):
     return json.loads(response.text, parse_float=Decimal)
 
 
 def test_preference_create_and_get(sdk, mp_sandbox):
-    created = sdk.preference().create({
-        "items": [{"id": "1", "title": "Plan BASIC", "quantity": 1, "unit_price": 9.99, "currency_id": "ARS"}],
-        "external_reference": "PLAN-1-USER-7-0badcafe",
-        "back_urls": {"success": "http://shop.test/ok"}, "auto_return": "approved",
-    })
+    created = sdk.preference().create(
+        {
+            "items": [{"id": "1", "title": "Plan BASIC", "quantity": 1, "unit_price": 9.99, "currency_id": "ARS"}],
+            "external_reference": "PLAN-1-USER-7-0badcafe",
+            "back_urls": {"success": "http://shop.test/ok"},
+            "auto_return": "approved",
+        }
+    )
     assert created["status"] == 201
     pref = created["response"]
     assert pref["id"].startswith(f"{COLLECTOR_ID}-") and len(pref["id"]) == len(str(COLLECTOR_ID)) + 37
@@ -43,13 +46,16 @@ def test_preference_create_and_get(sdk, mp_sandbox):
     assert missing["status"] == 404 and missing["response"]["error"] == "not_found"
 
 
-@pytest.mark.parametrize("items", [
-    [],
-    [{"title": "x", "quantity": 1, "unit_price": 0, "currency_id": "ARS"}],
-    [{"title": "x", "quantity": 0, "unit_price": 5, "currency_id": "ARS"}],
-    [{"title": "x", "quantity": 1, "unit_price": "abc", "currency_id": "ARS"}],
-    [{"title": "x", "quantity": 1, "unit_price": "19.99", "currency_id": "ARS"}],  # JSON numbers only
-])
+@pytest.mark.parametrize(
+    "items",
+    [
+        [],
+        [{"title": "x", "quantity": 1, "unit_price": 0, "currency_id": "ARS"}],
+        [{"title": "x", "quantity": 0, "unit_price": 5, "currency_id": "ARS"}],
+        [{"title": "x", "quantity": 1, "unit_price": "abc", "currency_id": "ARS"}],
+        [{"title": "x", "quantity": 1, "unit_price": "19.99", "currency_id": "ARS"}],  # JSON numbers only
+    ],
+)
 def test_preference_validation(sdk, items):
     result = sdk.preference().create({"items": items})
     assert result["status"] == 400
@@ -60,8 +66,12 @@ def test_preference_validation(sdk, items):
 def test_bad_token_is_401(mp_sandbox, sdk_for):
     result = sdk_for("APP_USR-not-the-token").payment().get(1)
     assert result["status"] == 401
-    assert result["response"] == {"message": "invalid access token", "error": "unauthorized",
-                                  "status": 401, "cause": []}
+    assert result["response"] == {
+        "message": "invalid access token",
+        "error": "unauthorized",
+        "status": 401,
+        "cause": [],
+    }
     assert httpx.get(f"{mp_sandbox.url}/v1/payments/1").status_code == 401  # no token at all
 
 
@@ -88,7 +98,9 @@ def test_pay_via_control_api_then_read_with_sdk(sdk, control, new_preference, mp
     assert payment["operation_type"] == "regular_payment"
 
     # the amount is the exact decimal sum, written as a JSON number without float noise
-    raw = control.get(f"/v1/payments/{payment_id}", headers={"Authorization": f"Bearer {mp_sandbox.config.access_token}"})
+    raw = control.get(
+        f"/v1/payments/{payment_id}", headers={"Authorization": f"Bearer {mp_sandbox.config.access_token}"}
+    )
     assert '"transaction_amount": 29.97,' in raw.text
     assert decimal_json(raw)["transaction_amount"] == Decimal("29.97")
 
@@ -97,8 +109,10 @@ def test_pay_via_control_api_then_read_with_sdk(sdk, control, new_preference, mp
 
 def test_control_api_underpays_and_changes_currency(sdk, control, new_preference):
     pref = new_preference(unit_price=19.99)
-    paid = control.post("/sandbox/payments", json={
-        "preference_id": pref["id"], "status": "pending", "amount": "9.99", "currency": "USD"})
+    paid = control.post(
+        "/sandbox/payments",
+        json={"preference_id": pref["id"], "status": "pending", "amount": "9.99", "currency": "USD"},
+    )
     payment = decimal_json(paid)
     assert payment["transaction_amount"] == Decimal("9.99") and payment["currency_id"] == "USD"
     assert payment["status_detail"] == "pending_waiting_payment" and payment["date_approved"] is None
@@ -115,12 +129,29 @@ async def test_buyer_page_and_pay_redirect_without_network():
     """The buyer flow over ASGI: the page, then each button's POST and where it sends the buyer."""
     app = create_app(SandboxConfig(public_url="http://mp.test"))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mp.test") as client:
-        pref = (await client.post("/checkout/preferences", headers={"Authorization": "Bearer any"}, json={
-            "items": [{"id": "2", "title": "Plan <STANDARD>", "quantity": 1, "unit_price": 19.99,
-                       "currency_id": "ARS"}],
-            "external_reference": "PLAN-2-USER-1-deadbeef",
-            "back_urls": {"success": "http://shop.test/ok?from=mp", "failure": "http://shop.test/ko",
-                          "pending": "http://shop.test/wait"}})).json()
+        pref = (
+            await client.post(
+                "/checkout/preferences",
+                headers={"Authorization": "Bearer any"},
+                json={
+                    "items": [
+                        {
+                            "id": "2",
+                            "title": "Plan <STANDARD>",
+                            "quantity": 1,
+                            "unit_price": 19.99,
+                            "currency_id": "ARS",
+                        }
+                    ],
+                    "external_reference": "PLAN-2-USER-1-deadbeef",
+                    "back_urls": {
+                        "success": "http://shop.test/ok?from=mp",
+                        "failure": "http://shop.test/ko",
+                        "pending": "http://shop.test/wait",
+                    },
+                },
+            )
+        ).json()
 
         page = await client.get("/checkout/v1/redirect", params={"pref_id": pref["id"]})
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
@@ -128,8 +159,11 @@ async def test_buyer_page_and_pay_redirect_without_network():
             assert element in page.text
         assert "<script" not in page.text and "http" not in page.text.split("<body>")[1]  # no external assets
 
-        for outcome, target in (("approved", "http://shop.test/ok"), ("rejected", "http://shop.test/ko"),
-                                ("pending", "http://shop.test/wait")):
+        for outcome, target in (
+            ("approved", "http://shop.test/ok"),
+            ("rejected", "http://shop.test/ko"),
+            ("pending", "http://shop.test/wait"),
+        ):
             paid = await client.post("/checkout/v1/pay", data={"pref_id": pref["id"], "outcome": outcome})
             assert paid.status_code == 303
             location = urlsplit(paid.headers["location"])
@@ -139,16 +173,24 @@ async def test_buyer_page_and_pay_redirect_without_network():
             assert query["collection_status"] == query["status"] == outcome
             assert query["external_reference"] == "PLAN-2-USER-1-deadbeef"
             assert query["preference_id"] == pref["id"] and query["merchant_order_id"].isdigit()
-            assert (query["payment_type"], query["site_id"], query["processing_mode"]) == \
-                ("credit_card", "MLA", "aggregator")
+            assert (query["payment_type"], query["site_id"], query["processing_mode"]) == (
+                "credit_card",
+                "MLA",
+                "aggregator",
+            )
             if outcome == "approved":
                 assert query["from"] == "mp"  # the back_url's own query survives
             payment = app.state.sandbox.store.payment(query["payment_id"])
             assert payment["status"] == outcome
 
         # no back_url: a small page with the same values
-        bare = (await client.post("/checkout/preferences", headers={"Authorization": "Bearer any"}, json={
-            "items": [{"title": "x", "quantity": 1, "unit_price": 1, "currency_id": "ARS"}]})).json()
+        bare = (
+            await client.post(
+                "/checkout/preferences",
+                headers={"Authorization": "Bearer any"},
+                json={"items": [{"title": "x", "quantity": 1, "unit_price": 1, "currency_id": "ARS"}]},
+            )
+        ).json()
         done = await client.post("/checkout/v1/pay", data={"pref_id": bare["id"], "outcome": "rejected"})
         assert done.status_code == 200 and 'id="payment_id"' in done.text and "rejected" in done.text
 
@@ -162,8 +204,9 @@ def test_search_by_external_reference(sdk, control, new_preference):
     second = control.post("/sandbox/payments", json={"preference_id": pref["id"]}).json()
     control.post("/sandbox/payments", json={"preference_id": other["id"]})
 
-    found = sdk.payment().search({"external_reference": pref["external_reference"],
-                                  "sort": "date_created", "criteria": "desc"})
+    found = sdk.payment().search(
+        {"external_reference": pref["external_reference"], "sort": "date_created", "criteria": "desc"}
+    )
     assert found["status"] == 200
     assert found["response"]["paging"]["total"] == 2
     assert [p["id"] for p in found["response"]["results"]] == [second["id"], first["id"]]

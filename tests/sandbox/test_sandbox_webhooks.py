@@ -1,5 +1,6 @@
 """Webhook delivery: MercadoPago's format and signature, checked with the official validator, and
 the knobs that reproduce its duplicates, IPNs, reordering, silence and retries."""
+
 from __future__ import annotations
 
 import asyncio
@@ -24,8 +25,9 @@ def pay(control, pref, status="approved") -> int:
 
 def webhooks(receiver, payment_id, count=1, action=None):
     wanted = receiver.about(payment_id)
-    return receiver.wait_for(lambda r: wanted(r) and "data.id" in r.query
-                             and (action is None or r.json["action"] == action), count)
+    return receiver.wait_for(
+        lambda r: wanted(r) and "data.id" in r.query and (action is None or r.json["action"] == action), count
+    )
 
 
 async def eventually(check, timeout: float = 5.0) -> None:
@@ -37,8 +39,9 @@ async def eventually(check, timeout: float = 5.0) -> None:
 
 
 def assert_signed(request, secret=SECRET):
-    WebhookSignatureValidator.validate(request.headers["x-signature"], request.headers["x-request-id"],
-                                       request.query["data.id"], secret)
+    WebhookSignatureValidator.validate(
+        request.headers["x-signature"], request.headers["x-request-id"], request.query["data.id"], secret
+    )
 
 
 def test_buyer_payment_sends_a_signed_webhook(control, receiver, new_preference, mp_sandbox, delivery_log):
@@ -63,12 +66,14 @@ def test_buyer_payment_sends_a_signed_webhook(control, receiver, new_preference,
     with pytest.raises(InvalidWebhookSignatureError):
         assert_signed(hook, secret="another-secret")
     with pytest.raises(InvalidWebhookSignatureError):
-        WebhookSignatureValidator.validate(hook.headers["x-signature"], hook.headers["x-request-id"],
-                                           str(payment_id + 1), SECRET)
+        WebhookSignatureValidator.validate(
+            hook.headers["x-signature"], hook.headers["x-request-id"], str(payment_id + 1), SECRET
+        )
 
     log = delivery_log(payment_id)
-    assert [(d["kind"], d["action"], d["status_code"], d["attempt"]) for d in log] == \
-        [("webhook", "payment.created", 200, 1)]
+    assert [(d["kind"], d["action"], d["status_code"], d["attempt"]) for d in log] == [
+        ("webhook", "payment.created", 200, 1)
+    ]
     assert log[0]["url"].endswith(f"?source=test&data.id={payment_id}&type=payment") and log[0]["at"]
 
 
@@ -105,8 +110,12 @@ def test_ipn_and_merchant_order_knobs(control, receiver, new_preference, mp_sand
     is_order_ipn = lambda r: r.query.get("topic") == "merchant_order" and r.query.get("id") == order_id  # noqa: E731
     receiver.wait_for(is_order_ipn, count=2)
     seen = receiver.received(lambda r: receiver.about(payment["id"])(r) or is_order_ipn(r))
-    assert [r.query.get("topic") or r.json["action"] for r in seen] == \
-        ["merchant_order", "payment", "payment.created", "merchant_order"]  # MercadoPago's real sequence
+    assert [r.query.get("topic") or r.json["action"] for r in seen] == [
+        "merchant_order",
+        "payment",
+        "payment.created",
+        "merchant_order",
+    ]  # MercadoPago's real sequence
     ipn = seen[1]
     assert ipn.query == {"source": "test", "topic": "payment", "id": str(payment["id"])}
     assert ipn.json == {"resource": f"{mp_sandbox.url}/v1/payments/{payment['id']}", "topic": "payment"}
@@ -175,8 +184,13 @@ async def test_unreachable_receiver_is_retried_then_given_up():
     store = app.state.sandbox.store
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mp.test") as client:
         await client.post("/sandbox/knobs", json={"retry_delays_ms": [10]})
-        pref = (await client.post("/checkout/preferences", headers={"Authorization": "Bearer x"}, json={
-            "items": [{"title": "x", "quantity": 1, "unit_price": 1}]})).json()
+        pref = (
+            await client.post(
+                "/checkout/preferences",
+                headers={"Authorization": "Bearer x"},
+                json={"items": [{"title": "x", "quantity": 1, "unit_price": 1}]},
+            )
+        ).json()
         payment_id = (await client.post("/sandbox/payments", json={"preference_id": pref["id"]})).json()["id"]
         await eventually(lambda: len(store.deliveries(payment_id)) >= 2)
         log = store.deliveries(payment_id)
@@ -189,14 +203,27 @@ async def test_preference_notification_url_only_when_honored(receiver):
     """By default the configured URL wins (the SDK deprecates per-preference URLs); with the flag,
     a preference's own notification_url does, as at MercadoPago."""
     for honor, expected_path in ((False, "/configured"), (True, "/own")):
-        app = create_app(SandboxConfig(public_url="http://mp.test", notification_url=f"{receiver.url}/configured",
-                                       webhook_secret=SECRET, honor_preference_notification_url=honor))
+        app = create_app(
+            SandboxConfig(
+                public_url="http://mp.test",
+                notification_url=f"{receiver.url}/configured",
+                webhook_secret=SECRET,
+                honor_preference_notification_url=honor,
+            )
+        )
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mp.test") as client:
-            pref = (await client.post("/checkout/preferences", headers={"Authorization": "Bearer x"}, json={
-                "items": [{"title": "x", "quantity": 1, "unit_price": 1}],
-                "notification_url": f"{receiver.url}/own?route=abc"})).json()
+            pref = (
+                await client.post(
+                    "/checkout/preferences",
+                    headers={"Authorization": "Bearer x"},
+                    json={
+                        "items": [{"title": "x", "quantity": 1, "unit_price": 1}],
+                        "notification_url": f"{receiver.url}/own?route=abc",
+                    },
+                )
+            ).json()
             payment_id = (await client.post("/sandbox/payments", json={"preference_id": pref["id"]})).json()["id"]
-            await eventually(lambda: receiver.received(receiver.about(payment_id)))
+            await eventually(lambda: receiver.received(receiver.about(payment_id)))  # noqa: B023
             [hook] = receiver.received(receiver.about(payment_id))
             assert hook.path == expected_path
             assert_signed(hook)

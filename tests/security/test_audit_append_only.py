@@ -6,6 +6,7 @@ SQLAlchemy `update(...)`/`delete(...)` aimed at AuditRow, its table or a model i
 a module that uses AuditRow; `.update()`/`.delete()` on the audit table or on a query of
 AuditRow; `session.merge` of an AuditRow; raw SQL that updates, deletes or truncates audit_log.
 """
+
 from __future__ import annotations
 
 import ast
@@ -13,11 +14,24 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("api", "activities", "workflows", "store", "domain", "config", "events", "telemetry", "devstack",
-            "sandbox", "storefront", "bench")
+PACKAGES = (
+    "api",
+    "activities",
+    "workflows",
+    "store",
+    "domain",
+    "config",
+    "events",
+    "telemetry",
+    "devstack",
+    "sandbox",
+    "storefront",
+    "bench",
+)
 ALLOWED_DELETE = {"activities/retention.py"}
-RAW_SQL = re.compile(r"\b(update\s+\"?audit_log\b|delete\s+from\s+\"?audit_log\b|truncate\s+(table\s+)?\"?audit_log\b)",
-                     re.IGNORECASE)
+RAW_SQL = re.compile(
+    r"\b(update\s+\"?audit_log\b|delete\s+from\s+\"?audit_log\b|truncate\s+(table\s+)?\"?audit_log\b)", re.IGNORECASE
+)
 MUTATORS = {"update", "delete"}
 
 
@@ -54,7 +68,8 @@ def violations(source: str, path: str) -> list[str]:
         func = node.func
         name = _name(func)
         statement = isinstance(func, ast.Name) or (
-            isinstance(func, ast.Attribute) and _name(func.value) in {"sa", "sqlalchemy", "sql"})
+            isinstance(func, ast.Attribute) and _name(func.value) in {"sa", "sqlalchemy", "sql"}
+        )
         if name in MUTATORS and node.args and statement:
             # update(X) / delete(X) / sa.update(X): the statement's target is its first argument
             target = node.args[0]

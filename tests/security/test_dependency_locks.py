@@ -1,6 +1,7 @@
 """The lock files (`make lock`) pin what pyproject.toml asks for, with hashes, and cannot drift from it;
 the Docker image installs exactly the runtime part of what the tests ran on; the dependency ranges
 exclude releases with known advisories."""
+
 from __future__ import annotations
 
 import re
@@ -18,12 +19,12 @@ RUNTIME_LOCK = PROJECT_ROOT / "requirements.lock"
 DEV_LOCK = PROJECT_ROOT / "requirements-dev.lock"
 # the newest release of each with a known advisory: the ranges must leave it out
 VULNERABLE = {
-    "starlette": "0.49.0",      # CVE-2025-62727; CVE-2025-54121 before 0.47.2, CVE-2024-47874 before 0.40
-    "h11": "0.15.0",            # CVE-2025-43859
-    "requests": "2.32.3",       # CVE-2024-47081
-    "urllib3": "2.6.2",         # CVE-2026-21441; CVE-2025-66418, CVE-2025-66471 before 2.6.0
-    "cryptography": "46.0.4",   # CVE-2026-26007; CVE-2024-12797 before 44.0.1
-    "pyjwt": "2.10.0",          # CVE-2024-53861
+    "starlette": "0.49.0",  # CVE-2025-62727; CVE-2025-54121 before 0.47.2, CVE-2024-47874 before 0.40
+    "h11": "0.15.0",  # CVE-2025-43859
+    "requests": "2.32.3",  # CVE-2024-47081
+    "urllib3": "2.6.2",  # CVE-2026-21441; CVE-2025-66418, CVE-2025-66471 before 2.6.0
+    "cryptography": "46.0.4",  # CVE-2026-26007; CVE-2024-12797 before 44.0.1
+    "pyjwt": "2.10.0",  # CVE-2024-53861
 }
 
 
@@ -56,7 +57,8 @@ def test_every_direct_dependency_is_locked_within_its_range(lock, groups):
         assert name in pins, f"{lock.name} lacks {requirement}: run `make lock`"
         version = pins[name][0]
         assert requirement.specifier.contains(version, prereleases=True), (
-            f"{lock.name} pins {name}=={version}, outside {requirement}: run `make lock`")
+            f"{lock.name} pins {name}=={version}, outside {requirement}: run `make lock`"
+        )
 
 
 def test_every_pin_carries_hashes():

@@ -2,6 +2,7 @@
 config.settings, from the worker's entry point and from the API's startup; `python worker.py` and
 `uvicorn api.main:app` themselves exit non-zero with that line (a few cases, as real processes).
 APP_ENV itself takes only `development`, `staging` or `production`, spelled exactly."""
+
 from __future__ import annotations
 
 import base64
@@ -43,14 +44,18 @@ CASES = {
     "dev-jwt-secret": ("AUTH_JWT_SECRET", {"AUTH_JWT_SECRET": DEV_JWT_SECRET}),
     "test-token": ("MERCADOPAGO_ACCESS_TOKEN", {"MERCADOPAGO_ACCESS_TOKEN": "TEST-123-abc"}),
     "default-token": ("MERCADOPAGO_ACCESS_TOKEN", {"MERCADOPAGO_ACCESS_TOKEN": None}),
-    "http-notification-url": ("MERCADOPAGO_NOTIFICATION_URL",
-                              {"MERCADOPAGO_NOTIFICATION_URL": "http://shop.example.com/api/webhooks/mercadopago"}),
+    "http-notification-url": (
+        "MERCADOPAGO_NOTIFICATION_URL",
+        {"MERCADOPAGO_NOTIFICATION_URL": "http://shop.example.com/api/webhooks/mercadopago"},
+    ),
     "http-api-base-url": ("MERCADOPAGO_API_BASE_URL", {"MERCADOPAGO_API_BASE_URL": "http://127.0.0.1:8090"}),
     "no-replay-window": ("WEBHOOK_TOLERANCE_SECONDS", {"WEBHOOK_TOLERANCE_SECONDS": "0"}),
     "tls-cert-without-key": ("TEMPORAL_TLS_CERT", {"TEMPORAL_TLS_CERT": "/etc/temporal/client.pem"}),
     "events-without-secret": ("EVENT_WEBHOOK_SECRET", {"EVENT_WEBHOOK_URLS": "https://crm.example.com/hooks"}),
-    "dev-event-secret": ("EVENT_WEBHOOK_SECRET", {"EVENT_WEBHOOK_URLS": "https://crm.example.com/hooks",
-                                                  "EVENT_WEBHOOK_SECRET": DEV_EVENT_SECRET}),
+    "dev-event-secret": (
+        "EVENT_WEBHOOK_SECRET",
+        {"EVENT_WEBHOOK_URLS": "https://crm.example.com/hooks", "EVENT_WEBHOOK_SECRET": DEV_EVENT_SECRET},
+    ),
     "cors-wildcard": ("CORS_ORIGINS", {"CORS_ORIGINS": "*"}),
     "cors-http": ("CORS_ORIGINS", {"CORS_ORIGINS": "https://shop.example.com,http://shop.example.com"}),
     "ui-origin-http": ("TEMPORAL_UI_ORIGIN", {"TEMPORAL_UI_ORIGIN": "http://temporal.internal:8233"}),
@@ -62,24 +67,45 @@ CASES = {
     "app-env-trailing-space": ("APP_ENV", {"APP_ENV": "production "}),
     "dev-routes-in-production": ("DEV_ROUTES", {"DEV_ROUTES": "1"}),
     "sqlite-database": ("DATABASE_URL", {"DATABASE_URL": "sqlite+aiosqlite:////var/lib/paysaga/paysaga.db"}),
-    "compose-database-credentials": ("DATABASE_URL",
-                                     {"DATABASE_URL": "postgresql+asyncpg://paysaga:paysaga@postgres:5432/paysaga"}),
-    "postgres-database-credentials": ("DATABASE_URL",
-                                      {"DATABASE_URL": "postgresql+asyncpg://postgres:postgres@db.internal/paysaga"}),
-    "temporal-database-credentials": ("DATABASE_URL",
-                                      {"DATABASE_URL": "postgresql+asyncpg://temporal:temporal@db.internal/paysaga"}),
-    "empty-database-password": ("DATABASE_URL", {"DATABASE_URL": "postgresql+asyncpg://paysaga_api:@db.internal/paysaga"}),
+    "compose-database-credentials": (
+        "DATABASE_URL",
+        {"DATABASE_URL": "postgresql+asyncpg://paysaga:paysaga@postgres:5432/paysaga"},
+    ),
+    "postgres-database-credentials": (
+        "DATABASE_URL",
+        {"DATABASE_URL": "postgresql+asyncpg://postgres:postgres@db.internal/paysaga"},
+    ),
+    "temporal-database-credentials": (
+        "DATABASE_URL",
+        {"DATABASE_URL": "postgresql+asyncpg://temporal:temporal@db.internal/paysaga"},
+    ),
+    "empty-database-password": (
+        "DATABASE_URL",
+        {"DATABASE_URL": "postgresql+asyncpg://paysaga_api:@db.internal/paysaga"},
+    ),
     "no-database-password": ("DATABASE_URL", {"DATABASE_URL": "postgresql+asyncpg://paysaga_api@db.internal/paysaga"}),
     "temporal-in-the-clear": ("TEMPORAL_API_KEY", {"TEMPORAL_API_KEY": None}),
     "no-payload-encryption": ("PAYLOAD_ENCRYPTION_KEY", {"PAYLOAD_ENCRYPTION_KEY": None}),
-    "http-event-url": ("EVENT_WEBHOOK_URLS", {"EVENT_WEBHOOK_URLS": "https://crm.example.com/hooks,http://erp.example.com/in",
-                                              "EVENT_WEBHOOK_SECRET": "e" * 40}),
-    "lookalike-api-base-url": ("MERCADOPAGO_API_BASE_URL",
-                               {"MERCADOPAGO_API_BASE_URL": "https://api.mercadopago.com.attacker.example"}),
-    "sandbox-api-base-url": ("MERCADOPAGO_API_BASE_URL", {"MERCADOPAGO_API_BASE_URL": "https://mp-sandbox.internal:8090"}),
+    "http-event-url": (
+        "EVENT_WEBHOOK_URLS",
+        {
+            "EVENT_WEBHOOK_URLS": "https://crm.example.com/hooks,http://erp.example.com/in",
+            "EVENT_WEBHOOK_SECRET": "e" * 40,
+        },
+    ),
+    "lookalike-api-base-url": (
+        "MERCADOPAGO_API_BASE_URL",
+        {"MERCADOPAGO_API_BASE_URL": "https://api.mercadopago.com.attacker.example"},
+    ),
+    "sandbox-api-base-url": (
+        "MERCADOPAGO_API_BASE_URL",
+        {"MERCADOPAGO_API_BASE_URL": "https://mp-sandbox.internal:8090"},
+    ),
     "short-production-token": ("MERCADOPAGO_ACCESS_TOKEN", {"MERCADOPAGO_ACCESS_TOKEN": "APP_USR-1234"}),
-    "truncated-production-token": ("MERCADOPAGO_ACCESS_TOKEN",
-                                   {"MERCADOPAGO_ACCESS_TOKEN": "APP_USR-1234567890-000000-abcdef"}),
+    "truncated-production-token": (
+        "MERCADOPAGO_ACCESS_TOKEN",
+        {"MERCADOPAGO_ACCESS_TOKEN": "APP_USR-1234567890-000000-abcdef"},
+    ),
 }
 
 
@@ -94,11 +120,29 @@ def environment(changes: dict[str, str | None]) -> dict[str, str]:
 def production_env(monkeypatch):
     def apply(changes: dict[str, str | None]) -> None:
         for key in list(os.environ):
-            if key.startswith(("APP_", "MERCADOPAGO_", "AUTH_", "TEMPORAL_", "EVENT_", "CORS_", "WEBHOOK_",
-                               "RETENTION_", "AUDIT_", "IPN_", "PAYLOAD_", "DATABASE_", "DEV_", "API_", "METRICS_")):
+            if key.startswith(
+                (
+                    "APP_",
+                    "MERCADOPAGO_",
+                    "AUTH_",
+                    "TEMPORAL_",
+                    "EVENT_",
+                    "CORS_",
+                    "WEBHOOK_",
+                    "RETENTION_",
+                    "AUDIT_",
+                    "IPN_",
+                    "PAYLOAD_",
+                    "DATABASE_",
+                    "DEV_",
+                    "API_",
+                    "METRICS_",
+                )
+            ):
                 monkeypatch.delenv(key)
         for key, value in environment(changes).items():
             monkeypatch.setenv(key, value)
+
     return apply
 
 
@@ -111,14 +155,20 @@ def test_a_safe_production_configuration_loads(production_env):
 
 # safe variants that must keep loading: the refusals are no wider than the risk
 ACCEPTED = {
-    "tls-client-certificate": {"TEMPORAL_API_KEY": None, "TEMPORAL_TLS_CERT": "/etc/temporal/client.pem",
-                               "TEMPORAL_TLS_KEY": "/etc/temporal/client.key"},
+    "tls-client-certificate": {
+        "TEMPORAL_API_KEY": None,
+        "TEMPORAL_TLS_CERT": "/etc/temporal/client.pem",
+        "TEMPORAL_TLS_KEY": "/etc/temporal/client.key",
+    },
     "temporal-on-a-private-network": {"TEMPORAL_API_KEY": None, "TEMPORAL_INSECURE_OK": "1"},
     "api-base-url-with-slash": {"MERCADOPAGO_API_BASE_URL": "https://api.mercadopago.com/"},
     "token-of-another-seller": {
-        "MERCADOPAGO_ACCESS_TOKEN": "APP_USR-7061348211536402-091409-0b5d9e1f3a7c2468ace0b2d4f6a8c0e1-98234511"},
-    "https-event-urls": {"EVENT_WEBHOOK_URLS": "https://crm.example.com/hooks, https://erp.example.com/in",
-                         "EVENT_WEBHOOK_SECRET": "e" * 40},
+        "MERCADOPAGO_ACCESS_TOKEN": "APP_USR-7061348211536402-091409-0b5d9e1f3a7c2468ace0b2d4f6a8c0e1-98234511"
+    },
+    "https-event-urls": {
+        "EVENT_WEBHOOK_URLS": "https://crm.example.com/hooks, https://erp.example.com/in",
+        "EVENT_WEBHOOK_SECRET": "e" * 40,
+    },
     "escaped-database-password": {"DATABASE_URL": "postgresql+asyncpg://paysaga_api:p%40ss%3Aw0rd-Zq8@db/paysaga"},
 }
 
@@ -204,8 +254,14 @@ def _run(argv: list[str], changes: dict[str, str | None]) -> subprocess.Complete
 
 
 # the real processes, for a few cases (the entry points above cover every case, in-process)
-PROCESS_CASES = ("no-webhook-secret", "test-token", "no-replay-window", "invalid-number", "app-env-trailing-space",
-                 "dev-routes-in-production")
+PROCESS_CASES = (
+    "no-webhook-secret",
+    "test-token",
+    "no-replay-window",
+    "invalid-number",
+    "app-env-trailing-space",
+    "dev-routes-in-production",
+)
 
 
 def test_both_processes_exit_non_zero_with_one_line():
@@ -216,7 +272,7 @@ def test_both_processes_exit_non_zero_with_one_line():
     runs = [(case, name, argv) for case in PROCESS_CASES for name, argv in processes.items()]
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda run: _run(run[2], CASES[run[0]][1]), runs))
-    for (case, name, _), result in zip(runs, results):
+    for (case, name, _), result in zip(runs, results, strict=True):
         variable = CASES[case][0]
         output = (result.stdout + result.stderr).splitlines()
         assert result.returncode != 0, (case, name, output)

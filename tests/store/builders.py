@@ -1,7 +1,8 @@
 """Records as the workflows would send them, with overridable defaults."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from domain.statuses import CheckoutStatus, PaymentStatus, SubscriptionStatus
@@ -13,7 +14,7 @@ from workflows.messages import (
     SubscriptionRecord,
 )
 
-T0 = datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 
 
 def checkout(status: CheckoutStatus = CheckoutStatus.AWAITING_PAYMENT, **overrides) -> CheckoutRecord:
@@ -30,8 +31,14 @@ def checkout(status: CheckoutStatus = CheckoutStatus.AWAITING_PAYMENT, **overrid
     return CheckoutRecord(**(fields | overrides))
 
 
-def payment(status: PaymentStatus = PaymentStatus.PENDING, mp_id: str = "1319000001", *,
-            user_id: int | None = 7, plan_id: int | None = 2, **overrides) -> PaymentRecord:
+def payment(
+    status: PaymentStatus = PaymentStatus.PENDING,
+    mp_id: str = "1319000001",
+    *,
+    user_id: int | None = 7,
+    plan_id: int | None = 2,
+    **overrides,
+) -> PaymentRecord:
     fields = dict(
         mercadopago_payment_id=mp_id,
         status=status,
@@ -48,11 +55,29 @@ def payment(status: PaymentStatus = PaymentStatus.PENDING, mp_id: str = "1319000
 
 
 def ledger(mp_id: str = "1319000001", *, days: int = 30, reversed_at: datetime | None = None) -> LedgerChange:
-    return LedgerChange(mercadopago_payment_id=mp_id, plan_id=2, period_start=T0,
-                        period_end=T0 + timedelta(days=days), reversed_at=reversed_at)
+    return LedgerChange(
+        mercadopago_payment_id=mp_id,
+        plan_id=2,
+        period_start=T0,
+        period_end=T0 + timedelta(days=days),
+        reversed_at=reversed_at,
+    )
 
 
-def subscription(version: int, status: SubscriptionStatus = SubscriptionStatus.ACTIVE, *,
-                 user_id: int = 7, days: int = 30, ledger_changes: tuple[LedgerChange, ...] = ()) -> SubscriptionRecord:
-    return SubscriptionRecord(user_id=user_id, plan_id=2, status=status, start_date=T0,
-                              end_date=T0 + timedelta(days=days), version=version, ledger=list(ledger_changes))
+def subscription(
+    version: int,
+    status: SubscriptionStatus = SubscriptionStatus.ACTIVE,
+    *,
+    user_id: int = 7,
+    days: int = 30,
+    ledger_changes: tuple[LedgerChange, ...] = (),
+) -> SubscriptionRecord:
+    return SubscriptionRecord(
+        user_id=user_id,
+        plan_id=2,
+        status=status,
+        start_date=T0,
+        end_date=T0 + timedelta(days=days),
+        version=version,
+        ledger=list(ledger_changes),
+    )

@@ -3,6 +3,7 @@
 Each test gets a database of its own, copied from one migrated per session and backend (a
 PostgreSQL TEMPLATE, a copied SQLite file): isolated, and far faster than migrating every time.
 """
+
 from __future__ import annotations
 
 import shutil

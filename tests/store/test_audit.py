@@ -1,4 +1,5 @@
 """store.record_audit: append-only, one row per dedup key however often it is retried."""
+
 from __future__ import annotations
 
 import asyncio
@@ -10,10 +11,19 @@ from workflows.messages import AuditRecord
 
 
 def audit(**overrides) -> AuditRecord:
-    return AuditRecord(**({"dedup_key": "checkout:chk-1:created", "actor": "checkout/chk-1",
-                           "action": "checkout.created", "user_id": 7,
-                           "external_reference": "PLAN-2-USER-7-0a1b2c3d",
-                           "detail": {"planId": "2"}} | overrides))
+    return AuditRecord(
+        **(
+            {
+                "dedup_key": "checkout:chk-1:created",
+                "actor": "checkout/chk-1",
+                "action": "checkout.created",
+                "user_id": 7,
+                "external_reference": "PLAN-2-USER-7-0a1b2c3d",
+                "detail": {"planId": "2"},
+            }
+            | overrides
+        )
+    )
 
 
 async def audit_rows(sessions) -> list[AuditRow]:

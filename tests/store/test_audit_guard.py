@@ -5,6 +5,7 @@ older than the cutoff a retention transaction sets (`paysaga.audit_purge_before`
 the worker run as `paysaga_runtime`, which owns nothing: it can neither update audit rows, nor
 alter a table, nor drop the trigger. SQLite: a trigger refuses UPDATE.
 """
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
@@ -32,8 +33,16 @@ postgresql_only = pytest.mark.parametrize("backend", ["postgresql"], indirect=Tr
 async def seed_audit(sessions, *ages_in_days: int) -> None:
     now = utcnow()
     async with sessions() as session, session.begin():
-        session.add_all(AuditRow(occurred_at=now - timedelta(days=age), dedup_key=f"k{n}", actor="test",
-                                 action="payment.recorded", detail={}) for n, age in enumerate(ages_in_days))
+        session.add_all(
+            AuditRow(
+                occurred_at=now - timedelta(days=age),
+                dedup_key=f"k{n}",
+                actor="test",
+                action="payment.recorded",
+                detail={},
+            )
+            for n, age in enumerate(ages_in_days)
+        )
 
 
 async def audit_count(engine: AsyncEngine) -> int:
@@ -85,8 +94,9 @@ async def test_a_recent_audit_row_cannot_be_deleted_nor_the_table_truncated(sess
 async def test_a_purge_cutoff_lasts_only_for_its_transaction(sessions, engine):
     await seed_audit(sessions, 400)
     async with engine.begin() as connection:
-        await connection.execute(text("SELECT set_config('paysaga.audit_purge_before', :cutoff, true)"),
-                                 {"cutoff": utcnow().isoformat()})
+        await connection.execute(
+            text("SELECT set_config('paysaga.audit_purge_before', :cutoff, true)"), {"cutoff": utcnow().isoformat()}
+        )
 
     with pytest.raises(DBAPIError, match="append-only"):
         async with engine.begin() as connection:
@@ -108,8 +118,17 @@ async def test_the_retention_purge_still_deletes_old_rows_as_the_runtime_role(se
     async with sessions() as session, session.begin():
         old = utcnow() - timedelta(days=400)
         session.add(WebhookEventRow(received_at=old, topic="payment", outcome="accepted", signature_valid=True))
-        session.add(EventRow(event_key="e1", type="payment.approved", user_id=7, occurred_at=old, data={},
-                             delivery_status=DeliveryStatus.DELIVERED.value, attempts=1))
+        session.add(
+            EventRow(
+                event_key="e1",
+                type="payment.approved",
+                user_id=7,
+                occurred_at=old,
+                data={},
+                delivery_status=DeliveryStatus.DELIVERED.value,
+                attempts=1,
+            )
+        )
     assert (await retention.purge_inbox(PurgeBatch(limit=100))).deleted == 1
     assert (await retention.purge_events(PurgeBatch(limit=100))).deleted == 1
 
@@ -146,10 +165,16 @@ async def test_the_runtime_role_can_do_all_the_store_does(runtime_engine):
     await store.save_payment(builders.payment())
     await store.save_subscription(builders.subscription(1, ledger_changes=(builders.ledger("p1"),)))
     await store.save_subscription(builders.subscription(2, ledger_changes=(builders.ledger("p2"),)))
-    await store.record_audit(AuditRecord(dedup_key="checkout:chk-1:created", actor="checkout/chk-1",
-                                         action="checkout.created", user_id=7, detail={}))
-    await store.record_audit(AuditRecord(dedup_key="checkout:chk-1:created", actor="checkout/chk-1",
-                                         action="checkout.created", user_id=7, detail={}))
+    await store.record_audit(
+        AuditRecord(
+            dedup_key="checkout:chk-1:created", actor="checkout/chk-1", action="checkout.created", user_id=7, detail={}
+        )
+    )
+    await store.record_audit(
+        AuditRecord(
+            dedup_key="checkout:chk-1:created", actor="checkout/chk-1", action="checkout.created", user_id=7, detail={}
+        )
+    )
 
     assert await store.find_checkout("PLAN-2-USER-7-0a1b2c3d") is not None
     assert await audit_count(runtime_engine) == 1

@@ -1,4 +1,5 @@
 """store.save_checkout / store.find_checkout: upserts whose status only moves forward."""
+
 from __future__ import annotations
 
 import asyncio
@@ -23,20 +24,23 @@ async def stored(sessions, checkout_id: str = "chk-1") -> CheckoutRow:
         return await session.get(CheckoutRow, checkout_id)
 
 
-@pytest.mark.parametrize(("current", "observed", "kept"), [
-    (S.AWAITING_PAYMENT, S.PAYMENT_PENDING, S.PAYMENT_PENDING),
-    (S.PAYMENT_PENDING, S.AWAITING_PAYMENT, S.PAYMENT_PENDING),
-    (S.PAYMENT_PENDING, S.REJECTED, S.REJECTED),
-    (S.REJECTED, S.PAYMENT_PENDING, S.PAYMENT_PENDING),  # the buyer retried
-    (S.REJECTED, S.COMPLETED, S.COMPLETED),
-    (S.REJECTED, S.AWAITING_PAYMENT, S.REJECTED),
-    (S.COMPLETED, S.PAYMENT_PENDING, S.COMPLETED),
-    (S.COMPLETED, S.EXPIRED, S.COMPLETED),
-    (S.EXPIRED, S.COMPLETED, S.COMPLETED),  # a late payment was still applied
-    (S.EXPIRED, S.REJECTED, S.EXPIRED),
-    (S.COMPLETED, S.REFUNDED, S.REFUNDED),
-    (S.REFUNDED, S.COMPLETED, S.REFUNDED),
-])
+@pytest.mark.parametrize(
+    ("current", "observed", "kept"),
+    [
+        (S.AWAITING_PAYMENT, S.PAYMENT_PENDING, S.PAYMENT_PENDING),
+        (S.PAYMENT_PENDING, S.AWAITING_PAYMENT, S.PAYMENT_PENDING),
+        (S.PAYMENT_PENDING, S.REJECTED, S.REJECTED),
+        (S.REJECTED, S.PAYMENT_PENDING, S.PAYMENT_PENDING),  # the buyer retried
+        (S.REJECTED, S.COMPLETED, S.COMPLETED),
+        (S.REJECTED, S.AWAITING_PAYMENT, S.REJECTED),
+        (S.COMPLETED, S.PAYMENT_PENDING, S.COMPLETED),
+        (S.COMPLETED, S.EXPIRED, S.COMPLETED),
+        (S.EXPIRED, S.COMPLETED, S.COMPLETED),  # a late payment was still applied
+        (S.EXPIRED, S.REJECTED, S.EXPIRED),
+        (S.COMPLETED, S.REFUNDED, S.REFUNDED),
+        (S.REFUNDED, S.COMPLETED, S.REFUNDED),
+    ],
+)
 def test_checkout_status_only_moves_forward(current, observed, kept):
     assert advance_checkout(current, observed) is kept
 
@@ -52,7 +56,9 @@ async def test_saved_checkout_is_found_by_external_reference(store, sessions):
     record = builders.checkout(**PREFERENCE)
     await store.save_checkout(record)
 
-    assert await store.find_checkout(record.external_reference) == CheckoutRef(checkout_id="chk-1", user_id=7, plan_id=2)
+    assert await store.find_checkout(record.external_reference) == CheckoutRef(
+        checkout_id="chk-1", user_id=7, plan_id=2
+    )
     assert await store.find_checkout("PLAN-2-USER-7-ffffffff") is None
     row = await stored(sessions)
     assert row.amount == Decimal("19.99") and row.status == "AWAITING_PAYMENT"
@@ -79,13 +85,19 @@ async def test_status_moves_forward_and_preference_is_never_nulled(store, sessio
     assert row.status == "COMPLETED"
     assert row.mercadopago_payment_id == "1319000001"
     assert (row.preference_id, row.init_point, row.sandbox_init_point) == (
-        "pref-1", "https://mp/init", "https://mp/sandbox")
+        "pref-1",
+        "https://mp/init",
+        "https://mp/sandbox",
+    )
 
 
 async def test_a_rejected_buyer_may_retry(store, sessions):
     await store.save_checkout(builders.checkout(S.REJECTED, mercadopago_payment_id="1"))
     await store.save_checkout(builders.checkout(S.PAYMENT_PENDING, mercadopago_payment_id="2"))
-    assert ((await stored(sessions)).status, (await stored(sessions)).mercadopago_payment_id) == ("PAYMENT_PENDING", "2")
+    assert ((await stored(sessions)).status, (await stored(sessions)).mercadopago_payment_id) == (
+        "PAYMENT_PENDING",
+        "2",
+    )
 
     await store.save_checkout(builders.checkout(S.COMPLETED, mercadopago_payment_id="2"))
     assert (await stored(sessions)).status == "COMPLETED"

@@ -2,6 +2,7 @@
 (initdb, superuser `temporal`, the script through `psql -f` like the image's entrypoint): the owner
 role migrates without being a superuser, and the runtime role the API and the workers log in as
 runs the store and the retention purge, but cannot rewrite the audit log nor change the schema."""
+
 from __future__ import annotations
 
 import os
@@ -72,12 +73,38 @@ def cluster() -> Iterator[str]:
 
     try:
         run(str(bindir / "initdb"), "-D", str(data), "-U", "temporal", "--auth=trust", "-E", "UTF8")
-        run(str(bindir / "pg_ctl"), "-D", str(data), "-w", "-l", str(directory / "log"), "start",
-            "-o", f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off")
+        run(
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-w",
+            "-l",
+            str(directory / "log"),
+            "start",
+            "-o",
+            f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off",
+        )
         try:
-            init = subprocess.run([str(bindir / "psql"), "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(port),
-                                   "-U", "temporal", "-d", "postgres", "-f", str(INIT_SQL)],
-                                  capture_output=True, text=True, timeout=60)
+            init = subprocess.run(
+                [
+                    str(bindir / "psql"),
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(port),
+                    "-U",
+                    "temporal",
+                    "-d",
+                    "postgres",
+                    "-f",
+                    str(INIT_SQL),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
             assert init.returncode == 0, init.stderr
             yield f"127.0.0.1:{port}"
         finally:
@@ -101,11 +128,25 @@ async def test_the_owner_migrates_and_the_runtime_role_runs_the_application_only
         await store.save_checkout(builders.checkout())
         await store.save_payment(builders.payment())
         await store.save_subscription(builders.subscription(1, ledger_changes=(builders.ledger("p1"),)))
-        await store.record_audit(AuditRecord(dedup_key="checkout:chk-1:created", actor="checkout/chk-1",
-                                             action="checkout.created", user_id=7, detail={}))
+        await store.record_audit(
+            AuditRecord(
+                dedup_key="checkout:chk-1:created",
+                actor="checkout/chk-1",
+                action="checkout.created",
+                user_id=7,
+                detail={},
+            )
+        )
         async with sessions() as session, session.begin():
-            session.add(AuditRow(occurred_at=utcnow() - timedelta(days=400), dedup_key="old", actor="test",
-                                 action="payment.recorded", detail={}))
+            session.add(
+                AuditRow(
+                    occurred_at=utcnow() - timedelta(days=400),
+                    dedup_key="old",
+                    actor="test",
+                    action="payment.recorded",
+                    detail={},
+                )
+            )
 
         retention = RetentionActivities(sessions, inbox_days=90, audit_days=365)
         assert (await retention.purge_audit(PurgeBatch(limit=10))).deleted == 1
@@ -127,4 +168,3 @@ async def test_the_owner_migrates_and_the_runtime_role_runs_the_application_only
             assert await connection.scalar(select(func.count()).select_from(AuditRow)) == 1
     finally:
         await runtime.dispose()
-

@@ -1,4 +1,5 @@
 """The migrations build exactly the schema of store/models.py, on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import asyncio
@@ -17,8 +18,16 @@ from store.migrate import alembic_config, upgrade_to_head, upgrade_to_head_async
 from store.models import Base
 
 REPO = Path(__file__).resolve().parents[2]
-TABLES = {"plans", "payment_preferences", "payments", "subscriptions", "subscription_ledger",
-          "webhook_events", "audit_log", "events"}
+TABLES = {
+    "plans",
+    "payment_preferences",
+    "payments",
+    "subscriptions",
+    "subscription_ledger",
+    "webhook_events",
+    "audit_log",
+    "events",
+}
 HEAD = "0003"
 
 
@@ -26,8 +35,11 @@ async def schema_difference(url: str) -> list:
     engine = create_engine(url)
     try:
         async with engine.connect() as connection:
-            return await connection.run_sync(lambda sync: compare_metadata(
-                MigrationContext.configure(sync, opts={"compare_type": True}), Base.metadata))
+            return await connection.run_sync(
+                lambda sync: compare_metadata(
+                    MigrationContext.configure(sync, opts={"compare_type": True}), Base.metadata
+                )
+            )
     finally:
         await engine.dispose()
 
@@ -73,8 +85,14 @@ async def test_alembic_cli_reads_database_url(empty_database_url):
     """`alembic upgrade head` from the repository root, as operators run it (DATABASE_URL)."""
     environment = os.environ | {"DATABASE_URL": empty_database_url}
     result = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "alembic", "upgrade", "head"],
-        cwd=REPO, env=environment, capture_output=True, text=True, timeout=60)
+        subprocess.run,
+        [sys.executable, "-m", "alembic", "upgrade", "head"],
+        cwd=REPO,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
     assert result.returncode == 0, result.stderr
     assert await schema_state(empty_database_url) == (TABLES, HEAD)

@@ -1,4 +1,5 @@
 """Money stays exact in the database: Decimal in, the same Decimal out, on both backends."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -11,8 +12,16 @@ from store.models import PlanRow
 
 async def test_amounts_round_trip_exactly(sessions, backend):
     async with sessions() as session, session.begin():
-        session.add(PlanRow(id=77, code="EXACT", name="exact", price=Decimal("0.10") + Decimal("0.20"),
-                            currency="ARS", billing_cycle="monthly"))
+        session.add(
+            PlanRow(
+                id=77,
+                code="EXACT",
+                name="exact",
+                price=Decimal("0.10") + Decimal("0.20"),
+                currency="ARS",
+                billing_cycle="monthly",
+            )
+        )
     async with sessions() as session:
         row = await session.get(PlanRow, 77)
         assert row.price == Decimal("0.30") and isinstance(row.price, Decimal)

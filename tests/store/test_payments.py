@@ -1,4 +1,5 @@
 """store.save_payment: one row per MercadoPago payment, status merged monotonically."""
+
 from __future__ import annotations
 
 import asyncio
@@ -49,8 +50,9 @@ async def test_same_observation_again_changes_nothing(store, sessions):
 
 async def test_late_pending_never_overwrites_approved(store, sessions):
     approved = await store.save_payment(builders.payment(S.APPROVED))
-    late = await store.save_payment(builders.payment(S.PENDING, status_detail="pending_contingency",
-                                                     payment_method="other", user_id=None))
+    late = await store.save_payment(
+        builders.payment(S.PENDING, status_detail="pending_contingency", payment_method="other", user_id=None)
+    )
 
     assert late == StoredPayment(payment_id=approved.payment_id, status=S.APPROVED, changed=False)
     row = await stored(sessions)
@@ -62,9 +64,12 @@ async def test_late_pending_never_overwrites_approved(store, sessions):
 async def test_refunded_and_charged_back_always_win(store, sessions):
     await store.save_payment(builders.payment(S.PENDING))
     approved = await store.save_payment(builders.payment(S.APPROVED))
-    refunded = await store.save_payment(builders.payment(S.REFUNDED, amount_refunded=Decimal("19.99"),
-                                                         status_detail="refunded"))
-    assert approved.changed and refunded == StoredPayment(payment_id=approved.payment_id, status=S.REFUNDED, changed=True)
+    refunded = await store.save_payment(
+        builders.payment(S.REFUNDED, amount_refunded=Decimal("19.99"), status_detail="refunded")
+    )
+    assert approved.changed and refunded == StoredPayment(
+        payment_id=approved.payment_id, status=S.REFUNDED, changed=True
+    )
 
     # a late approved keeps neither its status nor its detail; the approval time stays
     assert (await store.save_payment(builders.payment(S.APPROVED))).status is S.REFUNDED

@@ -1,4 +1,5 @@
 """The catalogue is copied into `plans`, idempotently, and read back by store.get_plan."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,5 +1,6 @@
 """The retention activities: inbox rows go after RETENTION_DAYS, audit rows after the longer
 AUDIT_RETENTION_DAYS, in bounded batches, oldest first; younger rows stay."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -14,12 +15,26 @@ from workflows.retention_messages import PurgeBatch
 async def _seed(sessions, *, inbox_ages: list[int], audit_ages: list[int]) -> None:
     now = utcnow()
     async with sessions() as session, session.begin():
-        session.add_all(WebhookEventRow(received_at=now - timedelta(days=age), topic="payment", resource_id=str(n),
-                                        outcome="accepted", signature_valid=True)
-                        for n, age in enumerate(inbox_ages))
-        session.add_all(AuditRow(occurred_at=now - timedelta(days=age), dedup_key=f"k{n}", actor="test",
-                                 action="payment.recorded", detail={})
-                        for n, age in enumerate(audit_ages))
+        session.add_all(
+            WebhookEventRow(
+                received_at=now - timedelta(days=age),
+                topic="payment",
+                resource_id=str(n),
+                outcome="accepted",
+                signature_valid=True,
+            )
+            for n, age in enumerate(inbox_ages)
+        )
+        session.add_all(
+            AuditRow(
+                occurred_at=now - timedelta(days=age),
+                dedup_key=f"k{n}",
+                actor="test",
+                action="payment.recorded",
+                detail={},
+            )
+            for n, age in enumerate(audit_ages)
+        )
 
 
 async def _ages(sessions, model, moment) -> list[int]:

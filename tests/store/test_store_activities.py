@@ -1,4 +1,5 @@
 """What every store activity shares: its name (the workflows' contract) and its transaction."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,8 +14,15 @@ from store.models import AuditRow
 def test_activity_names():
     store = StoreActivities(sessions=None)
     names = {activity._Definition.must_from_callable(method).name for method in store.all()}
-    assert names == {"store.save_checkout", "store.find_checkout", "store.get_plan", "store.save_payment",
-                     "store.save_subscription", "store.record_audit", "store.payment_statuses"}
+    assert names == {
+        "store.save_checkout",
+        "store.find_checkout",
+        "store.get_plan",
+        "store.save_payment",
+        "store.save_subscription",
+        "store.record_audit",
+        "store.payment_statuses",
+    }
 
 
 def losing_race(times: int):

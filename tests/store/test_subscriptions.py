@@ -1,4 +1,5 @@
 """store.save_subscription: the user's one row, newest version wins; the ledger only grows."""
+
 from __future__ import annotations
 
 import asyncio
@@ -53,7 +54,11 @@ async def test_a_stale_version_is_ignored_but_answers_the_id(store, sessions):
 
     after = await subscription_row(sessions)
     assert (after.status, after.version, after.end_date, after.updated_at) == (
-        "CANCELLED", 5, before.end_date, before.updated_at)
+        "CANCELLED",
+        5,
+        before.end_date,
+        before.updated_at,
+    )
 
 
 async def test_the_same_version_again_is_a_rerun_and_its_answer_wins(store, sessions):
@@ -80,8 +85,11 @@ async def test_ledger_entries_are_applied_once_and_reversed_once(store, sessions
     reversal = builders.ledger("p1", reversed_at=reversed_at)
     await store.save_subscription(builders.subscription(3, S.EXPIRED, ledger_changes=(reversal,)))
     # a retried reversal with a later time leaves the first one
-    await store.save_subscription(builders.subscription(3, S.EXPIRED, ledger_changes=(
-        builders.ledger("p1", reversed_at=reversed_at + timedelta(hours=1)),)))
+    await store.save_subscription(
+        builders.subscription(
+            3, S.EXPIRED, ledger_changes=(builders.ledger("p1", reversed_at=reversed_at + timedelta(hours=1)),)
+        )
+    )
 
     assert (await ledger_rows(sessions))["p1"].reversed_at == reversed_at
 
@@ -89,9 +97,12 @@ async def test_ledger_entries_are_applied_once_and_reversed_once(store, sessions
 async def test_concurrent_writes_keep_the_newest_version(store, sessions):
     versions = list(range(1, 11))
     random.Random(3).shuffle(versions)
-    ids = await asyncio.gather(*(
-        store.save_subscription(builders.subscription(v, days=v, ledger_changes=(builders.ledger("p1"),)))
-        for v in versions))
+    ids = await asyncio.gather(
+        *(
+            store.save_subscription(builders.subscription(v, days=v, ledger_changes=(builders.ledger("p1"),)))
+            for v in versions
+        )
+    )
 
     assert len(set(ids)) == 1
     row = await subscription_row(sessions)
@@ -100,20 +111,29 @@ async def test_concurrent_writes_keep_the_newest_version(store, sessions):
 
 
 async def test_users_have_separate_subscriptions(store):
-    assert await store.save_subscription(builders.subscription(1, user_id=7)) != \
-        await store.save_subscription(builders.subscription(1, user_id=8))
+    assert await store.save_subscription(builders.subscription(1, user_id=7)) != await store.save_subscription(
+        builders.subscription(1, user_id=8)
+    )
 
 
 async def test_the_audit_record_is_written_with_the_change_once(store, sessions):
-    audit = AuditRecord(dedup_key="subscription-user-7:v1:subscription.activated", actor="subscription-user-7",
-                        action="subscription.activated", user_id=7, mercadopago_payment_id="p1",
-                        detail={"status": "ACTIVE"})
+    audit = AuditRecord(
+        dedup_key="subscription-user-7:v1:subscription.activated",
+        actor="subscription-user-7",
+        action="subscription.activated",
+        user_id=7,
+        mercadopago_payment_id="p1",
+        detail={"status": "ACTIVE"},
+    )
     record = builders.subscription(1, ledger_changes=(builders.ledger("p1"),)).model_copy(update={"audit": audit})
     await store.save_subscription(record)
     await store.save_subscription(record)  # a retried write: the audit record stays one
     # a stale write still leaves its own audit record: it is what the workflow decided
-    await store.save_subscription(builders.subscription(0).model_copy(update={"audit": audit.model_copy(
-        update={"dedup_key": "subscription-user-7:v0:subscription.activated"})}))
+    await store.save_subscription(
+        builders.subscription(0).model_copy(
+            update={"audit": audit.model_copy(update={"dedup_key": "subscription-user-7:v0:subscription.activated"})}
+        )
+    )
 
     async with sessions() as session:
         rows = list(await session.scalars(select(AuditRow).order_by(AuditRow.id)))

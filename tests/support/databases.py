@@ -7,6 +7,7 @@ they fail, so CI can never pass by silently skipping it.
 The helpers are synchronous and run their asyncpg calls on a thread of their own, so they work
 from plain and from async fixtures alike.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -58,7 +59,7 @@ async def _admin(statement: str, timeout: float = 10) -> None:
 def postgres_available() -> bool:
     try:
         _run(lambda: _admin("SELECT 1", timeout=3))
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+    except (TimeoutError, OSError, asyncpg.PostgresError):
         return False
     return True
 

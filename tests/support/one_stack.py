@@ -1,5 +1,6 @@
 """A stack on one backend only, for the costly tests (load, faults): PostgreSQL when it is
 reachable (always in CI), else SQLite. Yields a RunningStack, then stops and cleans up."""
+
 from __future__ import annotations
 
 from tests.support.databases import (
@@ -12,8 +13,9 @@ from tests.support.databases import (
 from tests.support.stack import RunningStack, started_stack
 
 
-def one_backend_stack(var_dir, env: dict[str, str] | None = None, database_url: str | None = None,
-                      postgres: bool | None = None):
+def one_backend_stack(
+    var_dir, env: dict[str, str] | None = None, database_url: str | None = None, postgres: bool | None = None
+):
     """`database_url` (with `postgres` saying what it is) replaces the fresh database."""
     if postgres is None:
         postgres = postgres_available() or postgres_required()

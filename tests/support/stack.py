@@ -1,9 +1,10 @@
 """The real stack for end-to-end tests: Temporal dev server, sandbox, API (uvicorn), worker."""
+
 from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -28,7 +29,7 @@ TEST_ENV = {
 
 
 def token(user_id: int, *, roles: tuple[str, ...] = (), secret: str = DEV_JWT_SECRET) -> str:
-    claims = {"sub": str(user_id), "exp": datetime.now(timezone.utc) + timedelta(hours=1)}
+    claims = {"sub": str(user_id), "exp": datetime.now(UTC) + timedelta(hours=1)}
     if roles:
         claims["roles"] = list(roles)
     return jwt.encode(claims, secret, algorithm="HS256")

@@ -5,6 +5,7 @@ it vanish instead. `cut()` closes every open connection and refuses new ones (ac
 closed at once, as a server that went away); `restore()` lets them through again. The proxy
 runs its own event loop on a thread, so it works beside any test's loop.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -1,15 +1,18 @@
 """Wait for a condition with a deadline: never a fixed sleep."""
+
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import Awaitable, Callable, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 T = TypeVar("T")
 
 
-async def eventually(probe: Callable[[], Awaitable[T]], *, timeout: float = 30.0, interval: float = 0.1,
-                     what: str = "condition") -> T:
+async def eventually(
+    probe: Callable[[], Awaitable[T]], *, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"
+) -> T:
     """Await `probe()` until it returns something truthy; its last answer is in the failure."""
     deadline = time.monotonic() + timeout
     last: T | None = None

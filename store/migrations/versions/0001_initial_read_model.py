@@ -4,6 +4,7 @@ Revision ID: 0001
 Revises:
 Create Date: 2026-11-25
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -148,6 +149,13 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # indexes go with their tables; children before parents
-    for table in ("audit_log", "webhook_events", "subscription_ledger", "subscriptions",
-                  "payments", "payment_preferences", "plans"):
+    for table in (
+        "audit_log",
+        "webhook_events",
+        "subscription_ledger",
+        "subscriptions",
+        "payments",
+        "payment_preferences",
+        "plans",
+    ):
         op.drop_table(table)

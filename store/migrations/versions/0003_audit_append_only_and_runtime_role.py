@@ -17,6 +17,7 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-12-07
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -35,7 +36,8 @@ RETAINED = ("webhook_events", "events")  # read, written, and purged by retentio
 AUDIT = "audit_log"  # read, inserted, and purged by retention under the trigger's rule
 
 # one statement each: asyncpg prepares every statement on its own
-POSTGRES_GUARD = ("""
+POSTGRES_GUARD = (
+    """
 CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     purge_before text := current_setting('paysaga.audit_purge_before', true);
@@ -51,13 +53,16 @@ BEGIN
               HINT = 'only the retention purge deletes audit rows, older than paysaga.audit_purge_before';
 END
 $$
-""", """
+""",
+    """
 CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
     FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()
-""", """
+""",
+    """
 CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
     FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()
-""")
+""",
+)
 
 CREATE_RUNTIME_ROLE = f"""
 DO $$
