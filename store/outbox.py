@@ -90,6 +90,7 @@ async def count_attempt(session: AsyncSession, event_id: int, error: str | None)
     values: dict[str, Any] = {"attempts": EventRow.attempts + 1}
     if error is not None:
         values["last_error"] = error[:1000]
-    await session.execute(
-        update(EventRow).where(EventRow.id == event_id).values(**values).execution_options(synchronize_session=False)
-    )
+    # only while delivery is under way: an attempt that outlived its workflow's give-up must not
+    # overwrite why the event was parked (or reopen a delivered one's error)
+    pending = (EventRow.id == event_id) & (EventRow.delivery_status == DeliveryStatus.PENDING.value)
+    await session.execute(update(EventRow).where(pending).values(**values).execution_options(synchronize_session=False))

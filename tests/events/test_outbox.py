@@ -173,6 +173,17 @@ async def test_delivery_bookkeeping_and_parked_users(sessions, store):
     assert after[first.id].delivered_at is not None and after[third.id].last_error == "gave up: HTTP 500"
 
 
+async def test_an_attempt_that_ends_after_its_event_was_parked_leaves_the_reason(sessions, store):
+    # a delivery attempt can outlive the workflow's give-up: its late report must not hide why
+    await store.save_payment(builders.payment(P.APPROVED))
+    [event] = await events(sessions)
+    async with sessions() as session, session.begin():
+        await outbox.set_delivery(session, event.id, DeliveryStatus.PARKED, error="gave up: HTTP 503")
+        await outbox.count_attempt(session, event.id, "endpoint 1 (127.0.0.1): HTTP 503")
+    [after] = await events(sessions)
+    assert (after.delivery_status, after.last_error) == ("PARKED", "gave up: HTTP 503")
+
+
 async def test_occurred_at_is_when_the_change_was_recorded(sessions, store):
     await store.save_payment(builders.payment(P.APPROVED))
     [event] = await events(sessions)

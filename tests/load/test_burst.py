@@ -17,7 +17,8 @@ import pytest
 
 from tests.load.burst import Burst
 
-CHECKOUTS = int(os.environ.get("PAYSAGA_BURST_CHECKOUTS", "1000"))
+# the suite runs 600 (its time budget on 2 cores); the README's figures come from 1,000
+CHECKOUTS = int(os.environ.get("PAYSAGA_BURST_CHECKOUTS", "600"))
 USERS = list(range(700_000, 700_000 + max(1, CHECKOUTS // 4)))  # four purchases per user
 
 
