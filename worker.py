@@ -118,7 +118,7 @@ async def ensure_schedules(client: Client, settings: Settings) -> None:
                     id="retention",
                     task_queue=settings.temporal_task_queue,
                 ),
-                spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=settings.retention_interval_delta)]),
+                spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=settings.retention_interval)]),
             ),
         )
         log.info("created schedule %s", RETENTION_SCHEDULE_ID)
@@ -137,7 +137,7 @@ def build_activities(settings: Settings, client: Client, session_factory) -> lis
         breaker=mercadopago_breaker(
             settings.mercadopago_breaker_failures, settings.mercadopago_breaker_cooldown_seconds
         ),
-        unknown_recheck_after_seconds=settings.unknown_payment_recheck_after_delta.total_seconds(),
+        unknown_recheck_after_seconds=settings.unknown_payment_recheck_after.total_seconds(),
         back_urls={
             "success": settings.mercadopago_success_url,
             "failure": settings.mercadopago_failure_url,
@@ -150,7 +150,7 @@ def build_activities(settings: Settings, client: Client, session_factory) -> lis
         client,
         settings.temporal_task_queue,
         settings.subscription_continue_as_new_after,
-        settings.renewal_reminder_lead_delta.total_seconds(),
+        settings.renewal_reminder_lead.total_seconds(),
     )
     events = EventActivities(
         session_factory,
@@ -159,9 +159,7 @@ def build_activities(settings: Settings, client: Client, session_factory) -> lis
         timeout_seconds=settings.event_delivery_timeout_seconds,
         kicker=kicker,
     )
-    routing = RoutingActivities(
-        client, settings.temporal_task_queue, settings.payment_router_idle_delta.total_seconds()
-    )
+    routing = RoutingActivities(client, settings.temporal_task_queue, settings.payment_router_idle.total_seconds())
     retention = RetentionActivities(
         session_factory, inbox_days=settings.retention_days, audit_days=settings.audit_retention_days
     )

@@ -59,7 +59,7 @@ def decode_token(settings: Settings, token: str) -> Principal:
     if type(expires) is not int:  # PyJWT also takes floats, numeric strings and booleans
         raise InvalidToken("exp must be an integer")
     # a stolen long-lived token stays useful for as long as it claims: cap what we honour
-    if expires > time.time() + settings.auth_max_token_lifetime_delta.total_seconds() + LEEWAY_SECONDS:
+    if expires > time.time() + settings.auth_max_token_lifetime.total_seconds() + LEEWAY_SECONDS:
         raise InvalidToken("exp is further ahead than AUTH_MAX_TOKEN_LIFETIME")
     subject = claims["sub"]
     if not isinstance(subject, str) or not USER_ID.fullmatch(subject):

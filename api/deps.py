@@ -1,4 +1,5 @@
-"""What routes receive: settings, a read-model session, the Temporal client, the caller."""
+"""What routes receive: settings, a read-model session, the Temporal client, the caller, and the
+webhook's inbox, relay and rate limits."""
 
 from __future__ import annotations
 
@@ -12,10 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
 from api.auth import InvalidToken, Principal, decode_token
+from api.coalesced_relay import CoalescedRelay
 from api.errors import ApiError
+from api.inbox import WebhookInbox
 from api.metrics import ApiMetrics
+from api.rate_limit import FailureRateLimiter, IpnRateLimiter
 from config.settings import Settings
 from domain.plans import Plan
+from workflows.messages import PaymentNotification
 
 log = logging.getLogger("paysaga.api.auth")
 
@@ -32,20 +37,40 @@ T = TypeVar("T", bound=_Owned)
 _bearer = HTTPBearer(auto_error=False, description="HS256 JWT; `sub` is the user id")
 
 
-def get_settings(request: Request) -> Settings:
+# What the lifespan built, read from the app's state. Coroutines, so FastAPI reads them on the
+# event loop rather than handing each one to a worker thread.
+
+
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_plans(request: Request) -> dict[int, Plan]:
+async def get_plans(request: Request) -> dict[int, Plan]:
     return request.app.state.plans
 
 
-def get_temporal(request: Request) -> Client:
+async def get_temporal(request: Request) -> Client:
     return request.app.state.temporal
 
 
-def get_metrics(request: Request) -> ApiMetrics:
+async def get_metrics(request: Request) -> ApiMetrics:
     return request.app.state.metrics
+
+
+async def get_webhook_inbox(request: Request) -> WebhookInbox:
+    return request.app.state.inbox
+
+
+async def get_payment_hint_relay(request: Request) -> CoalescedRelay[PaymentNotification]:
+    return request.app.state.payment_hint_relay
+
+
+async def get_ipn_rate_limiter(request: Request) -> IpnRateLimiter:
+    return request.app.state.ipn_rate_limiter
+
+
+async def get_signature_failure_limiter(request: Request) -> FailureRateLimiter:
+    return request.app.state.signature_failure_limiter
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -96,3 +121,7 @@ TemporalDep = Annotated[Client, Depends(get_temporal)]
 MetricsDep = Annotated[ApiMetrics, Depends(get_metrics)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 UserDep = Annotated[Principal, Depends(current_user)]
+WebhookInboxDep = Annotated[WebhookInbox, Depends(get_webhook_inbox)]
+PaymentHintRelayDep = Annotated[CoalescedRelay[PaymentNotification], Depends(get_payment_hint_relay)]
+IpnRateLimiterDep = Annotated[IpnRateLimiter, Depends(get_ipn_rate_limiter)]
+SignatureFailureLimiterDep = Annotated[FailureRateLimiter, Depends(get_signature_failure_limiter)]

@@ -29,7 +29,7 @@ log = logging.getLogger("paysaga.api.inbox")
 _KEPT_OUTCOMES = frozenset({"accepted", "unavailable"})
 
 
-@dataclass
+@dataclass(frozen=True)
 class InboxEntry:
     topic: str | None
     action: str | None

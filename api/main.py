@@ -22,6 +22,7 @@ from api.cors import SettingsCORSMiddleware
 from api.errors import ERROR_RESPONSES, install_error_handlers
 from api.inbox import WebhookInbox
 from api.metrics import ApiMetrics, MetricsMiddleware
+from api.rate_limit import FailureRateLimiter, IpnRateLimiter
 from api.routers import checkout, checkouts, codec, dev, health, payments, plans, subscriptions, webhooks
 from api.routers import events as events_router
 from config.settings import ConfigurationError, Settings, load_settings
@@ -96,6 +97,9 @@ def _lifespan(given: Settings | None):
         app.state.temporal = temporal
         app.state.inbox = inbox
         app.state.payment_hint_relay = webhooks.payment_hint_relay(temporal, settings)
+        # what an unsigned hint, or a source whose signatures keep failing, may cost
+        app.state.ipn_rate_limiter = IpnRateLimiter(settings.ipn_rate_limit_per_ip, settings.ipn_rate_limit_global)
+        app.state.signature_failure_limiter = FailureRateLimiter(settings.webhook_invalid_signature_rate_limit_per_ip)
         # demo tokens and the storefront (DEV_ROUTES=1), the docs (API_DOCS): only once settings are known
         dev.install(app, settings)
         docs.install(app, settings)

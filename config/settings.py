@@ -1,6 +1,7 @@
 """Settings read from the environment (names as in the public contract).
 
-Defaults serve the embedded stack; `APP_ENV=production` refuses unsafe values.
+Defaults serve the embedded stack; `APP_ENV=production` refuses unsafe values. Durations are
+ISO-8601 in the environment (`P3D`, `PT10M`) and `timedelta` values here, parsed once on load.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from domain.durations import parse_duration
+from config.durations import IsoDuration
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PLANS_FILE = Path(__file__).resolve().parent / "plans.json"
@@ -51,8 +52,8 @@ class Settings(BaseSettings):
     # when set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`; unset: /metrics is
     # open (keep the API's port private then; production logs a warning at start)
     metrics_token: str | None = None
-    # bearer tokens whose `exp` lies further ahead than this (ISO-8601 duration) are refused
-    auth_max_token_lifetime: str = "P1D"
+    # bearer tokens whose `exp` lies further ahead than this are refused
+    auth_max_token_lifetime: IsoDuration = timedelta(days=1)
     # production talks to Temporal over TLS (TEMPORAL_API_KEY or a client certificate); =1 accepts
     # plaintext on purpose (a private network)
     temporal_insecure_ok: bool = False
@@ -109,7 +110,8 @@ class Settings(BaseSettings):
     auth_jwt_secret: str | None = None
 
     plans_file: Path = DEFAULT_PLANS_FILE
-    checkout_deadline: str = "P3D"
+    # how long a checkout waits for its payment before it reconciles by search
+    checkout_deadline: IsoDuration = timedelta(days=3)
 
     payload_encryption_key: str | None = None
     payload_decryption_keys: str | None = None
@@ -129,36 +131,25 @@ class Settings(BaseSettings):
     event_webhook_secret: str | None = None
     # how long before a subscription's end `subscription.renewal_due` is sent (Checkout Pro
     # payments do not renew by themselves: another system reminds the buyer)
-    renewal_reminder_lead: str = "P3D"
+    renewal_reminder_lead: IsoDuration = timedelta(days=3)
     # event delivery: backoff between attempts, the per-attempt HTTP timeout, how long an event
     # is retried before it is parked, how often a sweep re-kicks delivery, and how long a user's
     # delivery workflow lingers idle before it ends
-    event_retry_initial_interval: str = "PT1S"
-    event_retry_max_interval: str = "PT10M"
+    event_retry_initial_interval: IsoDuration = timedelta(seconds=1)
+    event_retry_max_interval: IsoDuration = timedelta(minutes=10)
     event_delivery_timeout_seconds: float = Field(default=10.0, gt=0)
-    event_delivery_give_up_after: str = "P3D"
-    event_sweep_interval: str = "PT1M"
-    event_delivery_idle: str = "PT5M"
+    event_delivery_give_up_after: IsoDuration = timedelta(days=3)
+    event_sweep_interval: IsoDuration = timedelta(minutes=1)
+    event_delivery_idle: IsoDuration = timedelta(minutes=5)
 
     # how long a payment's routing workflow waits for more notifications before it ends
-    payment_router_idle: str = "PT10M"
+    payment_router_idle: IsoDuration = timedelta(minutes=10)
     # applied payments after which a subscription workflow continues as new
     subscription_continue_as_new_after: int = Field(default=500, ge=1)
 
     # unknown payment ids: after MercadoPago answers 404 for an id, its routing workflow absorbs
-    # further notifications for it this long before it reads it again (ISO-8601, worker)
-    unknown_payment_recheck_after: str = "PT10M"
-
-    @field_validator("unknown_payment_recheck_after")
-    @classmethod
-    def _unknown_payment_recheck(cls, value: str) -> str:
-        if parse_duration(value) <= timedelta(0):
-            raise ValueError("must be a positive ISO-8601 duration")
-        return value
-
-    @property
-    def unknown_payment_recheck_after_delta(self) -> timedelta:
-        return parse_duration(self.unknown_payment_recheck_after)
+    # further notifications for it this long before it reads it again (worker)
+    unknown_payment_recheck_after: IsoDuration = timedelta(minutes=10)
 
     # browser origins allowed to call the API (comma-separated `CORS_ORIGINS`); empty: none
     cors_origins: str = ""
@@ -167,26 +158,7 @@ class Settings(BaseSettings):
     # AUDIT_RETENTION_DAYS; the purge runs every RETENTION_INTERVAL (a Temporal Schedule)
     retention_days: int = Field(default=90, ge=1)
     audit_retention_days: int = Field(default=5 * 365, ge=1)
-    retention_interval: str = "P1D"
-
-    @field_validator("checkout_deadline", "payment_router_idle", "retention_interval", "auth_max_token_lifetime")
-    @classmethod
-    def _iso_duration(cls, value: str) -> str:
-        parse_duration(value)
-        return value
-
-    @field_validator(
-        "renewal_reminder_lead",
-        "event_retry_initial_interval",
-        "event_retry_max_interval",
-        "event_delivery_give_up_after",
-        "event_sweep_interval",
-        "event_delivery_idle",
-    )
-    @classmethod
-    def _event_durations(cls, value: str) -> str:
-        parse_duration(value)
-        return value
+    retention_interval: IsoDuration = timedelta(days=1)
 
     @field_validator("event_webhook_urls")
     @classmethod
@@ -205,32 +177,12 @@ class Settings(BaseSettings):
         return self.event_webhook_secret or DEV_EVENT_SECRET
 
     @property
-    def renewal_reminder_lead_delta(self) -> timedelta:
-        return parse_duration(self.renewal_reminder_lead)
-
-    @property
     def is_production(self) -> bool:
         return self.app_env == "production"
 
     @property
     def docs_enabled(self) -> bool:
         return self.api_docs if self.api_docs is not None else not self.is_production
-
-    @property
-    def auth_max_token_lifetime_delta(self) -> timedelta:
-        return parse_duration(self.auth_max_token_lifetime)
-
-    @property
-    def checkout_deadline_delta(self) -> timedelta:
-        return parse_duration(self.checkout_deadline)
-
-    @property
-    def retention_interval_delta(self) -> timedelta:
-        return parse_duration(self.retention_interval)
-
-    @property
-    def payment_router_idle_delta(self) -> timedelta:
-        return parse_duration(self.payment_router_idle)
 
     @property
     def webhook_secret(self) -> str:

@@ -55,6 +55,19 @@ def parse_duration(text: str) -> timedelta:
     return duration.exact
 
 
+def format_duration(span: timedelta) -> str:
+    """The ISO-8601 text that `parse_duration` reads back as the same span (`P3D`, `PT10M`, `PT0.2S`)."""
+    if span <= timedelta():
+        raise ValueError(f"duration must be positive: {span!r}")
+    hours, rest = divmod(span.seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    time_part = f"{hours}H" if hours else ""
+    time_part += f"{minutes}M" if minutes else ""
+    if seconds or span.microseconds:
+        time_part += f"{seconds}.{span.microseconds:06d}".rstrip("0").rstrip(".") + "S"
+    return "P" + (f"{span.days}D" if span.days else "") + (f"T{time_part}" if time_part else "")
+
+
 def add_months(moment: datetime, months: int) -> datetime:
     if months == 0:
         return moment

@@ -25,7 +25,6 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy
 
 from config.settings import Settings
-from domain.durations import parse_duration
 from workflows.event_delivery import (
     SWEEP_SCHEDULE_ID,
     SWEEP_WORKFLOW_ID,
@@ -45,10 +44,10 @@ _QUIET_TIMEOUT_SECONDS = 5.0
 
 def delivery_policy(settings: Settings) -> DeliveryPolicy:
     return DeliveryPolicy(
-        initial_interval_seconds=parse_duration(settings.event_retry_initial_interval).total_seconds(),
-        max_interval_seconds=parse_duration(settings.event_retry_max_interval).total_seconds(),
+        initial_interval_seconds=settings.event_retry_initial_interval.total_seconds(),
+        max_interval_seconds=settings.event_retry_max_interval.total_seconds(),
         attempt_timeout_seconds=settings.event_delivery_timeout_seconds,
-        give_up_after_seconds=parse_duration(settings.event_delivery_give_up_after).total_seconds(),
+        give_up_after_seconds=settings.event_delivery_give_up_after.total_seconds(),
     )
 
 
@@ -57,7 +56,7 @@ class EventKicker:
         self._client = client
         self._task_queue = settings.temporal_task_queue
         self._policy = delivery_policy(settings)
-        self._idle_seconds = parse_duration(settings.event_delivery_idle).total_seconds()
+        self._idle_seconds = settings.event_delivery_idle.total_seconds()
         # with no endpoint configured events only wait in the outbox (and `GET /api/events`)
         self.enabled = bool(settings.event_webhook_url_list)
 
@@ -106,7 +105,7 @@ def _sweep_schedule(settings: Settings) -> Schedule:
         action=ScheduleActionStartWorkflow(
             EventSweepWorkflow.run, id=SWEEP_WORKFLOW_ID, task_queue=settings.temporal_task_queue
         ),
-        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=parse_duration(settings.event_sweep_interval))]),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=settings.event_sweep_interval)]),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
     )
 

@@ -62,7 +62,7 @@ async def start_checkout(
             user_id=body.user_id,
             plan=PlanSnapshot.of(plan),
             external_reference=external_reference,
-            deadline_seconds=settings.checkout_deadline_delta.total_seconds(),
+            deadline_seconds=settings.checkout_deadline.total_seconds(),
         ),
         id=workflow_id,
         task_queue=settings.temporal_task_queue,

@@ -37,9 +37,7 @@ class DevTokenOut(Body):
 @router.post("/token", response_model=DevTokenOut, summary="A bearer token for any user (development only)")
 async def dev_token(body: DevTokenIn, settings: SettingsDep) -> DevTokenOut:
     # never longer than the API honours (AUTH_MAX_TOKEN_LIFETIME)
-    token = issue_token(
-        settings, body.user_id, roles=body.roles, ttl=min(TOKEN_TTL, settings.auth_max_token_lifetime_delta)
-    )
+    token = issue_token(settings, body.user_id, roles=body.roles, ttl=min(TOKEN_TTL, settings.auth_max_token_lifetime))
     return DevTokenOut(token=token, user_id=body.user_id)
 
 

@@ -7,6 +7,9 @@ informational. 200 means Temporal holds the notification; 503 makes MercadoPago 
 What a forged delivery may cost is bounded: a source whose signatures keep failing gets 429
 before its HMACs are computed, refusals are counted (`paysaga_webhook_refusals_total`) and only
 sampled into the inbox, and the body limit is enforced before anything reads it (api/body_limit.py).
+
+Each delivery ends in one `WebhookOutcome`; its answer, its inbox record and its count are all
+read from that value, in one place.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ import json
 import logging
 import re
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -24,9 +28,16 @@ from temporalio.client import Client
 
 from api.body_limit import RequestBodyTooLarge
 from api.coalesced_relay import CoalescedRelay
-from api.deps import get_metrics, get_settings
+from api.deps import (
+    IpnRateLimiterDep,
+    MetricsDep,
+    PaymentHintRelayDep,
+    SettingsDep,
+    SignatureFailureLimiterDep,
+    WebhookInboxDep,
+)
 from api.errors import error_body
-from api.inbox import InboxEntry
+from api.inbox import InboxEntry, WebhookInbox
 from api.rate_limit import FailureRateLimiter, IpnRateLimiter
 from api.temporal_calls import bounded
 from api.webhook_signature import SignatureRejected, verify_signature
@@ -59,13 +70,14 @@ _SIGNATURE_REFUSALS = {
 
 @dataclass(frozen=True)
 class Delivery:
-    """What a delivery says, whichever of MercadoPago's two forms it came in."""
+    """What a delivery says, whichever of MercadoPago's two forms it came in, and where from."""
 
     topic: str | None
     resource_id: str | None
     signed_form: bool  # webhook (`type` + `data.id`, signed) rather than IPN (`topic` + `id`)
     x_signature: str | None
     request_id: str | None
+    source: str  # the sender's address, which the rate limits are kept by
 
     @classmethod
     def of(cls, request: Request) -> Delivery:
@@ -77,144 +89,235 @@ class Delivery:
             signed_form=signed_form,
             x_signature=request.headers.get("x-signature"),
             request_id=request.headers.get("x-request-id"),
+            source=request.client.host if request.client else "unknown",
         )
 
 
-@dataclass
-class Refusal:
-    """Why a delivery was refused, for the refusal counter (None while it is not)."""
+@dataclass(frozen=True)
+class WebhookOutcome:
+    """How one delivery ended: the HTTP answer, the inbox record and the counters all come from it."""
 
-    reason: str | None = None
+    outcome: str  # accepted / unavailable / ignored / rejected / rate_limited
+    status: int
+    body: Mapping[str, str | None]
+    detail: str | None  # for the inbox: why, in a few words
+    refusal: str | None = None  # the refusal counter's reason; None unless the delivery was refused
+    headers: Mapping[str, str] | None = None
+    action: str | None = None  # the body's `action`, once the body was read
+    signature_valid: bool = False
+
+    def response(self) -> JSONResponse:
+        headers = dict(self.headers) if self.headers is not None else None
+        return JSONResponse(dict(self.body), status_code=self.status, headers=headers)
+
+    def inbox_entry(self, delivery: Delivery) -> InboxEntry:
+        return InboxEntry(
+            topic=delivery.topic,
+            action=self.action,
+            resource_id=delivery.resource_id,
+            request_id=delivery.request_id,
+            signature_valid=self.signature_valid,
+            outcome=self.outcome,
+            detail=self.detail,
+        )
+
+
+# what is counted and recorded when handling raises (the error middleware answers it), or is cancelled
+_FAILED = WebhookOutcome(
+    outcome="rejected",
+    status=500,
+    body=error_body("internal_error", "internal server error"),
+    detail="internal error",
+)
+_CANCELLED = replace(_FAILED, detail=None)
 
 
 @router.post("/mercadopago")
-async def mercadopago_notification(request: Request) -> JSONResponse:
+async def mercadopago_notification(
+    request: Request,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+    inbox: WebhookInboxDep,
+    relay: PaymentHintRelayDep,
+    ipn_limiter: IpnRateLimiterDep,
+    signature_failures: SignatureFailureLimiterDep,
+) -> JSONResponse:
     started = time.monotonic()
     delivery = Delivery.of(request)
-    entry = InboxEntry(
-        topic=delivery.topic,
-        action=None,
-        resource_id=delivery.resource_id,
-        request_id=delivery.request_id,
-        signature_valid=False,
-        outcome="rejected",
-    )
-    refusal = Refusal()
+    result = _CANCELLED
     try:
-        response = await _handle(request, delivery, entry, refusal)
+        result = await _handle(request, delivery, settings, relay, ipn_limiter, signature_failures)
     except Exception:
-        entry.outcome, entry.detail = "rejected", "internal error"
+        result = _FAILED
         raise
     finally:
-        get_metrics(request).webhook(delivery.topic, entry.outcome, refusal.reason)
-        await _record(request, entry, deadline=started + ANSWER_WITHIN_SECONDS - 0.1)
-    return response
+        metrics.webhook(delivery.topic, result.outcome, result.refusal)
+        await _record(inbox, result, delivery, deadline=started + ANSWER_WITHIN_SECONDS - 0.1)
+    return result.response()
 
 
-async def _handle(request: Request, delivery: Delivery, entry: InboxEntry, refusal: Refusal) -> JSONResponse:
-    settings = get_settings(request)
-    source = request.client.host if request.client else "unknown"
-    if not delivery.signed_form:
-        wait = _ipn_limiter(request).admit(source)
-        if wait is not None:
-            return _rate_limited(
-                entry,
-                refusal,
-                wait,
-                "ipn_rate_limited",
-                "unsigned IPN hints over their rate limit",
-                "too many unsigned notifications; retry later",
-            )
-    else:
-        wait = _signature_failure_limiter(request).blocked(source)
-        if wait is not None:
-            return _rate_limited(
-                entry,
-                refusal,
-                wait,
-                "signature_rate_limited",
-                "source over its limit of failing signatures",
-                "too many deliveries with a failing signature; retry later",
-            )
+async def _handle(
+    request: Request,
+    delivery: Delivery,
+    settings: Settings,
+    relay: CoalescedRelay[PaymentNotification],
+    ipn_limiter: IpnRateLimiter,
+    signature_failures: FailureRateLimiter,
+) -> WebhookOutcome:
+    """The first check a delivery fails answers it: rate limit, body, topic, signature, payment id,
+    relay; a delivery that passes them all is accepted."""
+    limited = _rate_limited(delivery, ipn_limiter, signature_failures)
+    if limited is not None:
+        return limited
+
     try:
-        body = await request.body()
+        body = _json_object(await request.body())
     except RequestBodyTooLarge as exc:  # streamed past the limit (a declared one never gets here)
-        entry.detail = f"body larger than {MAX_BODY_BYTES} bytes"
-        refusal.reason = "payload_too_large"
-        return _error(413, exc.code, exc.detail)
-    parsed = _json_object(body)
-    entry.action = _action(parsed)
-    if delivery.topic is None and not any(key in parsed for key in ("type", "topic", "action")):
-        # nothing in the query and nothing in the body says what this is: not a notification
-        entry.detail = "names no topic"
-        refusal.reason = "invalid_notification"
-        return _error(
-            400,
-            "invalid_notification",
-            "the request names no notification topic "
-            "(query `type`/`topic`, or a JSON body with `type`, `topic` or `action`)",
+        return _refused(
+            413, exc.code, exc.detail, refusal="payload_too_large", detail=f"body larger than {MAX_BODY_BYTES} bytes"
         )
+    action = _action(body)
 
-    def signature_checked() -> str | None:
-        """None when the signature holds, else why it does not (the source is charged for it)."""
-        try:
-            verify_signature(
-                delivery.x_signature,
-                delivery.request_id,
-                delivery.resource_id,
-                settings.webhook_secret,
-                settings.webhook_tolerance_seconds,
-            )
-        except SignatureRejected as exc:
-            _signature_failure_limiter(request).failed(source)
-            return exc.reason
-        entry.signature_valid = True
-        return None
+    if delivery.topic is None and not any(key in body for key in ("type", "topic", "action")):
+        # nothing in the query and nothing in the body says what this is: not a notification
+        message = (
+            "the request names no notification topic "
+            "(query `type`/`topic`, or a JSON body with `type`, `topic` or `action`)"
+        )
+        return _refused(
+            400, "invalid_notification", message, refusal="invalid_notification", detail="names no topic", action=action
+        )
 
     if delivery.topic != "payment":
-        if delivery.signed_form and delivery.x_signature:
-            signature_checked()  # for the inbox only: we act on none of these topics
-        entry.outcome, entry.detail = "ignored", f"topic {delivery.topic!r} is not acted on"
-        refusal.reason = "ignored_topic"
-        return JSONResponse(
-            {"status": "ignored", "topic": delivery.topic, "message": "this notification topic is not acted on"}
+        # the signature is checked for the inbox only: we act on none of these topics
+        signature_valid = bool(delivery.signed_form and delivery.x_signature) and (
+            _signature_failure(delivery, settings, signature_failures) is None
+        )
+        return WebhookOutcome(
+            outcome="ignored",
+            status=200,
+            body={"status": "ignored", "topic": delivery.topic, "message": "this notification topic is not acted on"},
+            detail=f"topic {delivery.topic!r} is not acted on",
+            refusal="ignored_topic",
+            action=action,
+            signature_valid=signature_valid,
         )
 
+    # only the signed form is checked: an IPN cannot be signed, and relaying one only makes the
+    # workflow re-read the payment
     if delivery.signed_form:
-        reason = signature_checked()
-        if reason is not None:
-            entry.detail = f"signature: {reason}"
-            refusal.reason = _SIGNATURE_REFUSALS.get(reason, "invalid_signature")
-            return _error(401, "invalid_signature", "the x-signature header is missing or does not verify")
-    # IPN deliveries cannot be signed: relaying one only makes the workflow re-read the payment
+        failure = _signature_failure(delivery, settings, signature_failures)
+        if failure is not None:
+            return _refused(
+                401,
+                "invalid_signature",
+                "the x-signature header is missing or does not verify",
+                refusal=_SIGNATURE_REFUSALS.get(failure, "invalid_signature"),
+                detail=f"signature: {failure}",
+                action=action,
+            )
+    signature_valid = delivery.signed_form
 
     payment_id = delivery.resource_id
     if payment_id is None or not _PAYMENT_ID.match(payment_id):
-        entry.detail = "payment id is not numeric"
-        refusal.reason = "invalid_payment_id"
-        return _error(400, "invalid_payment_id", "the payment id must be a numeric string")
+        return _refused(
+            400,
+            "invalid_payment_id",
+            "the payment id must be a numeric string",
+            refusal="invalid_payment_id",
+            detail="payment id is not numeric",
+            action=action,
+            signature_valid=signature_valid,
+        )
 
+    notification = PaymentNotification(topic="payment", action=action, request_id=delivery.request_id)
     try:
-        await _relay(request, payment_id, entry.action, delivery.request_id)
+        # durable in Temporal once this returns (duplicates in flight share one relay)
+        await relay.relay(payment_id, notification, RELAY_TIMEOUT_SECONDS)
     except Exception as exc:  # whatever went wrong, MercadoPago must retry
         log.warning("could not relay payment %s: %s", payment_id, type(exc).__name__)
-        entry.outcome, entry.detail = "unavailable", f"relay failed: {type(exc).__name__}"
-        return _error(
-            503,
-            "temporal_unavailable",
-            "the notification could not be handed over; retry later",
+        return WebhookOutcome(
+            outcome="unavailable",
+            status=503,
+            body=error_body("temporal_unavailable", "the notification could not be handed over; retry later"),
+            detail=f"relay failed: {type(exc).__name__}",
             headers={"Retry-After": "5"},
+            action=action,
+            signature_valid=signature_valid,
         )
-    entry.outcome, entry.detail = "accepted", f"relayed to {payment_workflow_id(payment_id)}"
-    return JSONResponse(
-        {"status": "accepted", "paymentId": payment_id, "message": "notification handed to the payment workflow"}
+
+    return WebhookOutcome(
+        outcome="accepted",
+        status=200,
+        body={"status": "accepted", "paymentId": payment_id, "message": "notification handed to the payment workflow"},
+        detail=f"relayed to {payment_workflow_id(payment_id)}",
+        action=action,
+        signature_valid=signature_valid,
     )
 
 
-async def _relay(request: Request, payment_id: str, action: str | None, request_id: str | None) -> None:
-    """Durable in Temporal once this returns (duplicates in flight share one relay)."""
-    notification = PaymentNotification(topic="payment", action=action, request_id=request_id)
-    await request.app.state.payment_hint_relay.relay(payment_id, notification, RELAY_TIMEOUT_SECONDS)
+def _rate_limited(
+    delivery: Delivery, ipn_limiter: IpnRateLimiter, signature_failures: FailureRateLimiter
+) -> WebhookOutcome | None:
+    """429 for an unsigned hint over its rate, or for a source whose signatures keep failing."""
+    if not delivery.signed_form:
+        wait = ipn_limiter.admit(delivery.source)
+        reason, detail = "ipn_rate_limited", "unsigned IPN hints over their rate limit"
+        message = "too many unsigned notifications; retry later"
+    else:
+        wait = signature_failures.blocked(delivery.source)
+        reason, detail = "signature_rate_limited", "source over its limit of failing signatures"
+        message = "too many deliveries with a failing signature; retry later"
+    if wait is None:
+        return None
+    return _refused(
+        429, "rate_limited", message, refusal=reason, detail=detail, outcome="rate_limited", headers=_retry_after(wait)
+    )
+
+
+def _signature_failure(delivery: Delivery, settings: Settings, signature_failures: FailureRateLimiter) -> str | None:
+    """None when the signature holds, else why it does not (the source is charged for it)."""
+    try:
+        verify_signature(
+            delivery.x_signature,
+            delivery.request_id,
+            delivery.resource_id,
+            settings.webhook_secret,
+            settings.webhook_tolerance_seconds,
+        )
+    except SignatureRejected as exc:
+        signature_failures.failed(delivery.source)
+        return exc.reason
+    return None
+
+
+def _refused(
+    status: int,
+    code: str,
+    message: str,
+    *,
+    refusal: str,
+    detail: str,
+    outcome: str = "rejected",
+    headers: Mapping[str, str] | None = None,
+    action: str | None = None,
+    signature_valid: bool = False,
+) -> WebhookOutcome:
+    """An error answer, counted as a refusal for `refusal`."""
+    return WebhookOutcome(
+        outcome=outcome,
+        status=status,
+        body=error_body(code, message),
+        detail=detail,
+        refusal=refusal,
+        headers=headers,
+        action=action,
+        signature_valid=signature_valid,
+    )
+
+
+def _retry_after(wait: float) -> dict[str, str]:
+    return {"Retry-After": str(max(1, round(wait)))}
 
 
 def payment_hint_relay(temporal: Client, settings: Settings) -> CoalescedRelay[PaymentNotification]:
@@ -226,7 +329,7 @@ def payment_hint_relay(temporal: Client, settings: Settings) -> CoalescedRelay[P
                 temporal,
                 task_queue=settings.temporal_task_queue,
                 mercadopago_payment_id=payment_id,
-                idle_seconds=settings.payment_router_idle_delta.total_seconds(),
+                idle_seconds=settings.payment_router_idle.total_seconds(),
                 notification=notification,
             ),
             RELAY_TIMEOUT_SECONDS,
@@ -236,9 +339,9 @@ def payment_hint_relay(temporal: Client, settings: Settings) -> CoalescedRelay[P
     return CoalescedRelay(send)
 
 
-async def _record(request: Request, entry: InboxEntry, deadline: float) -> None:
-    task = request.app.state.inbox.record(entry)
-    if task is None or entry.outcome == "accepted":
+async def _record(inbox: WebhookInbox, result: WebhookOutcome, delivery: Delivery, deadline: float) -> None:
+    task = inbox.record(result.inbox_entry(delivery))
+    if task is None or result.outcome == "accepted":
         # not recorded (a sampled-out refusal, or the queue is full: counted), or Temporal holds
         # this one: its inbox record follows without holding up the answer (the worker's writes
         # can keep SQLite's write lock a while, which only delays the record)
@@ -261,37 +364,3 @@ def _json_object(body: bytes) -> dict:
 def _action(body: dict) -> str | None:
     action = body.get("action")
     return action[:64] if isinstance(action, str) else None
-
-
-def _ipn_limiter(request: Request) -> IpnRateLimiter:
-    """One limiter per app, built from the settings on first use."""
-    state = request.app.state
-    limiter = getattr(state, "ipn_rate_limiter", None)
-    if limiter is None:
-        settings = get_settings(request)
-        limiter = state.ipn_rate_limiter = IpnRateLimiter(
-            settings.ipn_rate_limit_per_ip, settings.ipn_rate_limit_global
-        )
-    return limiter
-
-
-def _signature_failure_limiter(request: Request) -> FailureRateLimiter:
-    """One limiter per app, built from the settings on first use."""
-    state = request.app.state
-    limiter = getattr(state, "signature_failure_limiter", None)
-    if limiter is None:
-        per_minute = get_settings(request).webhook_invalid_signature_rate_limit_per_ip
-        limiter = state.signature_failure_limiter = FailureRateLimiter(per_minute)
-    return limiter
-
-
-def _rate_limited(
-    entry: InboxEntry, refusal: Refusal, wait: float, reason: str, detail: str, message: str
-) -> JSONResponse:
-    entry.outcome, entry.detail = "rate_limited", detail
-    refusal.reason = reason
-    return _error(429, "rate_limited", message, headers={"Retry-After": str(max(1, round(wait)))})
-
-
-def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(error_body(code, message), status_code=status, headers=headers)

@@ -3,7 +3,7 @@ from decimal import Decimal
 
 import pytest
 
-from domain.durations import add_months, parse_calendar_duration, parse_duration
+from domain.durations import add_months, format_duration, parse_calendar_duration, parse_duration
 from domain.plans import parse_catalogue
 from domain.references import external_reference_for, parse_external_reference
 
@@ -19,6 +19,22 @@ def test_iso_durations():
     for bad in ("", "P", "PT", "3D", "P-1D", "PT0S"):
         with pytest.raises(ValueError):
             parse_calendar_duration(bad)
+
+
+def test_exact_durations_are_written_back_as_iso_text():
+    spans = {
+        "P3D": timedelta(days=3),
+        "PT10M": timedelta(minutes=10),
+        "PT0.2S": timedelta(milliseconds=200),
+        "P1DT1H30M5S": timedelta(days=1, hours=1, minutes=30, seconds=5),
+        "PT1H": timedelta(hours=1),
+        "P14D": timedelta(weeks=2),
+    }
+    for text, span in spans.items():
+        assert format_duration(span) == text and parse_duration(text) == span
+    for not_positive in (timedelta(0), timedelta(seconds=-1)):
+        with pytest.raises(ValueError):
+            format_duration(not_positive)
 
 
 def test_calendar_months_clamp_to_the_end_of_the_month():

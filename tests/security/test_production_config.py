@@ -61,6 +61,9 @@ CASES = {
     "ui-origin-http": ("TEMPORAL_UI_ORIGIN", {"TEMPORAL_UI_ORIGIN": "http://temporal.internal:8233"}),
     "audit-kept-shorter": ("AUDIT_RETENTION_DAYS", {"RETENTION_DAYS": "90", "AUDIT_RETENTION_DAYS": "30"}),
     "invalid-number": ("RETENTION_DAYS", {"RETENTION_DAYS": "ninety"}),
+    "invalid-duration": ("PAYMENT_ROUTER_IDLE", {"PAYMENT_ROUTER_IDLE": "ten minutes"}),
+    "calendar-month-duration": ("CHECKOUT_DEADLINE", {"CHECKOUT_DEADLINE": "P1M"}),  # a month has no fixed length
+    "zero-duration": ("UNKNOWN_PAYMENT_RECHECK_AFTER", {"UNKNOWN_PAYMENT_RECHECK_AFTER": "PT0S"}),
     # APP_ENV is one of three exact words: a near miss must not fall back to "not production"
     "app-env-prod": ("APP_ENV", {"APP_ENV": "prod"}),
     "app-env-capitalised": ("APP_ENV", {"APP_ENV": "Production"}),
