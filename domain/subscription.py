@@ -42,7 +42,7 @@ def current_period(entries: list[LedgerEntry], cancelled_after_seq: int = -1) ->
     end: datetime | None = None
     plan_id = 0
     for entry in live:
-        begins = entry.approved_at if end is None else max(entry.approved_at, end)
+        begins = period_start(entry.approved_at, end)
         if end is None or begins > end:
             start = begins  # a lapse: the subscription starts over
         end = billing_period(entry.billing_cycle).after(begins)
@@ -50,6 +50,12 @@ def current_period(entries: list[LedgerEntry], cancelled_after_seq: int = -1) ->
     if start is None or end is None:
         return None
     return Period(start=start, end=end, plan_id=plan_id)
+
+
+def period_start(approved_at: datetime, previous_end: datetime | None) -> datetime:
+    """A payment's period starts at its approval, or where the period before it ends when that
+    is later: back-to-back payments chain, a payment after a lapse starts afresh."""
+    return approved_at if previous_end is None else max(approved_at, previous_end)
 
 
 def status_at(period: Period | None, now: datetime, cancelled: bool) -> SubscriptionStatus:
@@ -71,15 +77,19 @@ class Ledger:
     def has(self, mercadopago_payment_id: str) -> bool:
         return mercadopago_payment_id in self.entries
 
-    def apply(self, mercadopago_payment_id: str, plan_id: int, billing_cycle: str, approved_at: datetime) -> bool:
-        """Record a payment once; False when it was already recorded."""
+    def apply(
+        self, mercadopago_payment_id: str, plan_id: int, billing_cycle: str, approved_at: datetime
+    ) -> Period | None:
+        """Record a payment once: the period it bought, or None when it was already recorded."""
         if mercadopago_payment_id in self.entries:
-            return False
+            return None
+        previous = self.period()
+        begins = period_start(approved_at, previous.end if previous else None)
         self.entries[mercadopago_payment_id] = LedgerEntry(
             mercadopago_payment_id, plan_id, billing_cycle, approved_at, self.next_seq
         )
         self.next_seq += 1
-        return True
+        return Period(start=begins, end=billing_period(billing_cycle).after(begins), plan_id=plan_id)
 
     def reverse(self, mercadopago_payment_id: str) -> bool:
         """Take back what a payment bought; False when there was nothing to take back."""

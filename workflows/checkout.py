@@ -14,13 +14,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain.idempotency import idempotency_key
     from domain.statuses import CheckoutStatus, PaymentStatus
     from workflows import activity_options as options
-    from workflows import local_first
+    from workflows import local_first, patches
+    from workflows.audit import audit
     from workflows.messages import (
         CheckoutCreated,
         CheckoutInput,
@@ -35,7 +36,7 @@ with workflow.unsafe.imports_passed_through():
         StoredPayment,
     )
     from workflows.search_attributes import CHECKOUT_STATUS
-    from workflows.settlement import Settled, audit, checkout_status_after, settle
+    from workflows.settlement import Settled, checkout_status_after, settle
 
 
 # Why the preference update can be refused; the API maps them to 409 and 503.
@@ -71,10 +72,10 @@ class CheckoutWorkflow:
                 ),
                 result_type=PreferenceCreated,
                 options=options.CREATE_PREFERENCE,
-                patch="create-preference-locally-first",
+                patch=patches.CREATE_PREFERENCE_LOCALLY_FIRST.id,
             )
-        except ActivityError as err:
-            self._creation_failed = str(err.cause or err)
+        except local_first.FAILED as err:
+            self._creation_failed = str(local_first.failure_of(err))
             await audit(
                 "checkout.preference_failed",
                 input.user_id,

@@ -4,8 +4,11 @@ A local activity runs in the worker inside the current workflow task: no activit
 through the server, and the workflow carries on in the same task. That is only worth it while
 the call is quick, so the local attempt is made once: should it fail in a way a retry could fix,
 the ordinary activity takes over with its retry policy, and its backoff waits on the server
-instead of holding the worker's workflow task. Failures no retry can fix are raised as the
-ordinary activity raises them (an ActivityError whose cause is the ApplicationError).
+instead of holding the worker's workflow task.
+
+A failure no retry can fix is raised as it came: an ActivityError from the ordinary activity,
+but the ApplicationError itself from the local attempt (that is how a local activity reports
+what it raised). Callers catch `FAILED` and read what went wrong with `failure_of`.
 """
 
 from __future__ import annotations
@@ -14,16 +17,19 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, RetryState
+from temporalio.exceptions import ActivityError, ApplicationError
+
+# what `execute` raises when the call failed for good, whichever attempt failed
+FAILED: tuple[type[ActivityError], type[ApplicationError]] = (ActivityError, ApplicationError)
 
 
 async def execute(activity: str, arg: Any, *, result_type: type, options: dict, patch: str) -> Any:
     """`workflow.execute_activity(activity, arg, **options)`, tried once locally first.
 
-    `patch` names the change for histories recorded before it (they keep the plain activity).
+    `patch` is the deprecated switch of this call (workflows/patches.py): its marker is still
+    recorded, so histories recorded while it was patched replay.
     """
-    if not workflow.patched(patch):
-        return await workflow.execute_activity(activity, arg, result_type=result_type, **options)
+    workflow.deprecate_patch(patch)
     try:
         return await workflow.execute_local_activity(
             activity,
@@ -37,8 +43,16 @@ async def execute(activity: str, arg: Any, *, result_type: type, options: dict, 
             raise
     except ApplicationError as failure:  # what the activity raised, as a local activity reports it
         if not _retryable(failure, options.get("retry_policy")):
-            raise _as_activity_error(activity, failure) from failure
+            raise
     return await workflow.execute_activity(activity, arg, result_type=result_type, **options)
+
+
+def failure_of(err: ActivityError | ApplicationError) -> BaseException:
+    """What the activity itself raised (or its timeout): an ActivityError's cause, or the local
+    attempt's own failure."""
+    if isinstance(err, ActivityError):
+        return err.cause or err
+    return err
 
 
 def _retryable(cause: BaseException | None, policy: RetryPolicy | None) -> bool:
@@ -46,15 +60,3 @@ def _retryable(cause: BaseException | None, policy: RetryPolicy | None) -> bool:
         return True  # a timeout, a lost worker: another attempt may well succeed
     never = policy.non_retryable_error_types if policy and policy.non_retryable_error_types else ()
     return not cause.non_retryable and cause.type not in never
-
-
-def _as_activity_error(activity: str, failure: ApplicationError) -> ActivityError:
-    return ActivityError(
-        f"local activity {activity} failed",
-        scheduled_event_id=0,
-        started_event_id=0,
-        identity="",
-        activity_type=activity,
-        activity_id="",
-        retry_state=RetryState.NON_RETRYABLE_FAILURE,
-    )

@@ -17,12 +17,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from domain.references import parse_external_reference
     from workflows import activity_options as options
-    from workflows import local_first
+    from workflows import local_first, patches
+    from workflows.audit import audit
     from workflows.ids import checkout_workflow_id
     from workflows.messages import (
         CheckoutRecord,
@@ -37,7 +38,7 @@ with workflow.unsafe.imports_passed_through():
         StoredPayment,
     )
     from workflows.search_attributes import EXTERNAL_REFERENCE, PLAN_ID, USER_ID
-    from workflows.settlement import Settled, audit, checkout_status_after, settle
+    from workflows.settlement import Settled, checkout_status_after, settle
 
 # Signals are capped per execution; continue as new long before that.
 _MAX_HINTS_PER_RUN = 1000
@@ -90,7 +91,7 @@ class PaymentWorkflow:
                     pass
             if self._hints_this_run >= _MAX_HINTS_PER_RUN or workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                if workflow.patched("router-carries-pending-hints"):
+                if workflow.patched(patches.ROUTER_CARRIES_PENDING_HINTS.id):
                     input = input.model_copy(update={"pending_hints": self._hints})
                 workflow.continue_as_new(input)
 
@@ -103,14 +104,15 @@ class PaymentWorkflow:
                 self._payment_id,
                 result_type=PaymentSnapshot,
                 options=options.MERCADOPAGO,
-                patch="read-back-locally-first",
+                patch=patches.READ_BACK_LOCALLY_FIRST.id,
             )
-        except ActivityError as err:
-            if _not_found(err) and workflow.patched("unknown-payment-backs-off"):
-                return _Unknown(_recheck_after(err))
+        except local_first.FAILED as err:
+            failure = local_first.failure_of(err)
+            if _not_found(failure) and workflow.patched(patches.UNKNOWN_PAYMENT_BACKS_OFF.id):
+                return _Unknown(_recheck_after(failure))
             # a revoked token (401/403), an operator's problem (and, in older histories, a 404):
             # audited, nothing else to do
-            await audit("payment.unreadable", None, self._payment_id, None, {"error": _cause(err)})
+            await audit("payment.unreadable", None, self._payment_id, None, {"error": _cause(failure)})
             return False
         reference = parse_external_reference(snapshot.external_reference)
         stored = await workflow.execute_local_activity(
@@ -126,8 +128,9 @@ class PaymentWorkflow:
         if reference is None:
             await audit("payment.not_ours", None, self._payment_id, snapshot.external_reference)
             return True
-        if not self._searchable and workflow.patched("payment-search-attributes"):
+        if not self._searchable:
             # operators find a payment's workflow beside its checkout, by user, plan or reference
+            workflow.deprecate_patch(patches.PAYMENT_SEARCH_ATTRIBUTES.id)
             self._searchable = True
             workflow.upsert_search_attributes(
                 [
@@ -155,7 +158,7 @@ class PaymentWorkflow:
         return True
 
     async def _hand_to_checkout(self, checkout: CheckoutRef, observed: PaymentObserved) -> bool:
-        if workflow.patched("hand-to-checkout-from-a-local-activity"):
+        if workflow.patched(patches.HAND_TO_CHECKOUT_FROM_A_LOCAL_ACTIVITY.id):
             # signalled by the client inside this workflow task: no signal command whose
             # completion would wake this workflow for one more task
             return await workflow.execute_local_activity(
@@ -208,20 +211,19 @@ class PaymentWorkflow:
         )
 
 
-def _not_found(err: ActivityError) -> bool:
-    return isinstance(err.cause, ApplicationError) and err.cause.type == "MercadoPagoNotFound"
+def _not_found(failure: BaseException) -> bool:
+    return isinstance(failure, ApplicationError) and failure.type == "MercadoPagoNotFound"
 
 
-def _recheck_after(err: ActivityError) -> timedelta:
+def _recheck_after(failure: BaseException) -> timedelta:
     """The back-off the gateway attached to its 404 (seconds), else the default."""
-    details = err.cause.details if isinstance(err.cause, ApplicationError) else ()
+    details = failure.details if isinstance(failure, ApplicationError) else ()
     if details and isinstance(details[0], (int, float)) and details[0] > 0:
         return timedelta(seconds=float(details[0]))
     return _DEFAULT_UNKNOWN_RECHECK
 
 
-def _cause(err: ActivityError) -> str:
-    cause = err.cause
-    if isinstance(cause, ApplicationError):
-        return f"{cause.type}: {cause.message}"[:200]
-    return str(cause or err)[:200]
+def _cause(failure: BaseException) -> str:
+    if isinstance(failure, ApplicationError):
+        return f"{failure.type}: {failure.message}"[:200]
+    return str(failure)[:200]

@@ -23,6 +23,8 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from domain.statuses import PaymentStatus, merge_status
     from workflows import activity_options as options
+    from workflows import patches
+    from workflows.audit import audit
     from workflows.messages import (
         PaymentHint,
         PaymentPage,
@@ -33,7 +35,6 @@ with workflow.unsafe.imports_passed_through():
         ReconcileInput,
         ReconcileReport,
     )
-    from workflows.settlement import audit
 
 SCHEDULE_ID = "paysaga-daily-reconciliation"
 
@@ -55,7 +56,7 @@ _RECORD: dict[str, Any] = dict(
 class ReconciliationWorkflow:
     @workflow.run
     async def run(self, input: ReconcileInput) -> ReconcileReport:
-        if input.cursor is None and not workflow.patched("reconcile-page-by-page"):
+        if input.cursor is None and not workflow.patched(patches.RECONCILE_PAGE_BY_PAGE.id):
             return await self._whole_window(input)
         cursor = input.cursor
         if cursor is None:

@@ -17,12 +17,12 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from workflows import patches
     from workflows.retention_messages import PurgeBatch, PurgeResult, RetentionReport
 
 SCHEDULE_ID = "paysaga-retention"
 # runs started before a run purged everything: at most this many batches per table
 _MAX_BATCHES = 100
-UNTIL_DONE_PATCH = "retention-until-done"
 # (activity, the report's counter), in the order a run purges them
 _TABLES = (
     ("retention.purge_inbox", "inbox_deleted"),
@@ -39,7 +39,7 @@ _PURGE: dict[str, Any] = dict(
 class RetentionWorkflow:
     @workflow.run
     async def run(self, batch: PurgeBatch) -> RetentionReport:
-        if workflow.patched(UNTIL_DONE_PATCH):
+        if workflow.patched(patches.RETENTION_UNTIL_DONE.id):
             return await self._purge_until_done(batch)
         inbox = await self._purge_capped("retention.purge_inbox", batch)
         audit = await self._purge_capped("retention.purge_audit", batch)

@@ -17,9 +17,9 @@ with workflow.unsafe.imports_passed_through():
     from domain.settlement import Action, decide
     from domain.statuses import CheckoutStatus
     from workflows import activity_options as options
+    from workflows.audit import audit
     from workflows.messages import (
         ApplyPayment,
-        AuditRecord,
         PaymentObserved,
         PlanSnapshot,
         RefundInput,
@@ -131,26 +131,3 @@ async def refund(user_id: int, payment: PaymentObserved, external_reference: str
         {"reason": reason, "refundId": result.refund_id, "amount": str(result.amount)},
     )
     return Settled.REFUNDED
-
-
-async def audit(
-    action: str,
-    user_id: int | None,
-    payment_id: str | None,
-    external_reference: str | None,
-    detail: dict[str, str] | None = None,
-) -> None:
-    """An append-only record of a decision; one per (workflow, action, payment)."""
-    await workflow.execute_local_activity(
-        "store.record_audit",
-        AuditRecord(
-            dedup_key=f"{workflow.info().workflow_id}:{action}:{payment_id or '-'}",
-            actor=workflow.info().workflow_id,
-            action=action,
-            user_id=user_id,
-            mercadopago_payment_id=payment_id,
-            external_reference=external_reference,
-            detail=detail or {},
-        ),
-        **options.STORE,
-    )

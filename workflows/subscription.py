@@ -16,10 +16,10 @@ from datetime import datetime, timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from domain.plans import billing_period
     from domain.statuses import SubscriptionStatus
     from domain.subscription import Ledger, LedgerEntry, status_at
     from workflows import activity_options as options
+    from workflows import patches
     from workflows.messages import (
         ApplyPayment,
         AuditRecord,
@@ -128,15 +128,17 @@ class SubscriptionWorkflow:
 
     async def _apply(self, request: ApplyPayment) -> SubscriptionView:
         payment_id = request.mercadopago_payment_id
-        if self._ledger.has(payment_id):
-            return self._view("DUPLICATE")
         previous = self._ledger.period()
-        begins = request.approved_at if previous is None else max(request.approved_at, previous.end)
-        ends = billing_period(request.plan.billing_cycle).after(begins)
-        self._ledger.apply(payment_id, request.plan.id, request.plan.billing_cycle, request.approved_at)
-        extended = previous is not None and previous.end > workflow.now() and begins == previous.end
+        bought = self._ledger.apply(payment_id, request.plan.id, request.plan.billing_cycle, request.approved_at)
+        if bought is None:
+            return self._view("DUPLICATE")
+        # an extension when it chains onto time still running, an activation otherwise
+        extended = previous is not None and previous.end > workflow.now() and bought.start == previous.end
         change = LedgerChange(
-            mercadopago_payment_id=payment_id, plan_id=request.plan.id, period_start=begins, period_end=ends
+            mercadopago_payment_id=payment_id,
+            plan_id=request.plan.id,
+            period_start=bought.start,
+            period_end=bought.end,
         )
         await self._persist(
             [change],
@@ -190,7 +192,7 @@ class SubscriptionWorkflow:
 
     def _sends_renewal_reminders(self) -> bool:
         # runs started before reminders existed keep their recorded commands (no extra timer)
-        return workflow.patched("renewal-due") and self._renewal_lead_seconds > 0
+        return workflow.patched(patches.RENEWAL_DUE.id) and self._renewal_lead_seconds > 0
 
     def _reminder_at(self) -> datetime | None:
         """When this period's subscription.renewal_due is due; None once sent, or when not active."""
@@ -241,7 +243,7 @@ class SubscriptionWorkflow:
             detail={"status": str(status), **(detail or {})},
         )
         # one write for the change and its audit record: one activity, one transaction
-        audit_with_change = workflow.patched("subscription-audit-in-the-same-write")
+        audit_with_change = workflow.patched(patches.SUBSCRIPTION_AUDIT_IN_THE_SAME_WRITE.id)
         record = SubscriptionRecord(
             user_id=self._user_id,
             plan_id=plan_id,
@@ -265,7 +267,7 @@ class SubscriptionWorkflow:
         decided it, so a worker lost in between let the rerun (which may take intents in another
         order) find the database already holding other answers. As a scheduled activity the
         write happens only once its step is recorded."""
-        if workflow.patched("subscription-writes-after-the-decision"):
+        if workflow.patched(patches.SUBSCRIPTION_WRITES_AFTER_THE_DECISION.id):
             return await workflow.execute_activity(activity, record, result_type=result_type, **options.STORE)
         return await workflow.execute_local_activity(activity, record, result_type=result_type, **options.STORE)
 

@@ -27,6 +27,32 @@ def test_a_payment_after_a_lapse_starts_from_its_approval():
     assert (ledger.period().start, ledger.period().end) == (later, later + timedelta(days=1))
 
 
+def test_apply_returns_the_period_the_payment_bought():
+    ledger = Ledger()
+    first = ledger.apply("1", 7, DAY, T0)
+    assert (first.start, first.end, first.plan_id) == (T0, T0 + timedelta(days=1), 7)
+    # paid before the first period ends: chained from its end, not from the approval
+    second = ledger.apply("2", 8, DAY, T0 + timedelta(hours=3))
+    assert (second.start, second.end, second.plan_id) == (T0 + timedelta(days=1), T0 + timedelta(days=2), 8)
+    assert ledger.apply("2", 8, DAY, T0 + timedelta(hours=3)) is None  # already applied: bought nothing
+    # paid after the paid time ran out: a gap, the period starts at the approval
+    later = T0 + timedelta(days=5)
+    third = ledger.apply("3", 8, "P1M", later)
+    assert (third.start, third.end) == (later, datetime(2026, 2, 6, tzinfo=UTC))
+    assert ledger.period().start == later and ledger.period().end == third.end
+
+
+def test_apply_chains_from_what_is_left_after_a_reversal_or_a_cancellation():
+    ledger = Ledger()
+    ledger.apply("1", 1, DAY, T0)
+    ledger.apply("2", 1, DAY, T0)
+    ledger.reverse("2")
+    assert ledger.apply("3", 1, DAY, T0).start == T0 + timedelta(days=1)  # after "1" only
+    ledger.cancel()
+    fresh = ledger.apply("4", 1, DAY, T0 + timedelta(hours=1))
+    assert (fresh.start, fresh.end) == (T0 + timedelta(hours=1), T0 + timedelta(days=1, hours=1))
+
+
 def test_refund_takes_back_the_period_and_nothing_left_is_expired():
     ledger = Ledger()
     ledger.apply("1", 1, DAY, T0)
@@ -85,7 +111,7 @@ def test_restarts_keep_the_ledger_and_its_de_duplication(history):
     for kind, n in history:
         payment = str(n)
         if kind == "pay":
-            assert ledger.apply(payment, 1, DAY, T0) == (payment not in applied)
+            assert (ledger.apply(payment, 1, DAY, T0) is not None) == (payment not in applied)
             applied.add(payment)
         elif kind == "restart":
             state = SubscriptionState(**saved_ledger(ledger))

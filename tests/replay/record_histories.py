@@ -160,6 +160,30 @@ async def record_local_first(stack: RunningStack) -> None:
     await _save(client, histories)
 
 
+async def record_after_deprecation(stack: RunningStack) -> None:
+    """The purchases of `record`, once the switches workflows/patches.py lists as deprecated were:
+    a paid checkout and its payment router, an underpaid one (refunded), an abandoned one (expired).
+    Their markers are recorded as deprecated."""
+    client = await stack.temporal()
+    paid = await new_checkout(stack, 7)
+    payment = await pay(stack, paid["preferenceId"])
+    await wait_checkout(stack, 7, paid["checkoutId"], "COMPLETED")
+    underpaid = await new_checkout(stack, 8)
+    await pay(stack, underpaid["preferenceId"], amount="1.00")
+    await wait_checkout(stack, 8, underpaid["checkoutId"], "REFUNDED")
+    abandoned = await new_checkout(stack, 9)
+    await wait_checkout(stack, 9, abandoned["checkoutId"], "EXPIRED", timeout=60)
+    histories = {
+        "checkout_paid_after_deprecation": checkout_workflow_id(paid["checkoutId"]),
+        "payment_router_paid_after_deprecation": payment_workflow_id(str(payment["id"])),
+        "checkout_refunded_after_deprecation": checkout_workflow_id(underpaid["checkoutId"]),
+        "checkout_expired_after_deprecation": checkout_workflow_id(abandoned["checkoutId"]),
+    }
+    for workflow_id in histories.values():
+        await _wait_closed_or_current(client, workflow_id)
+    await _save(client, histories)
+
+
 async def record_fewer_tasks(stack: RunningStack) -> None:
     """A saga with fewer workflow tasks: the router hands the payment to its checkout from a local
     activity, and a subscription change and its audit record are one write. Then the payment is
@@ -241,8 +265,8 @@ async def _wait_closed_or_current(client, workflow_id: str) -> None:
 
 
 def main() -> None:
-    """`... record_histories retention` (or `local-first`, `fewer-tasks`, `pressure`, `retention-until-done`)
-    records only that scenario."""
+    """`... record_histories retention` (or `local-first`, `fewer-tasks`, `pressure`, `retention-until-done`,
+    `after-deprecation`) records only that scenario."""
     name = " ".join(sys.argv[1:])
     scenario = {
         "retention": record_retention,
@@ -250,6 +274,7 @@ def main() -> None:
         "fewer-tasks": record_fewer_tasks,
         "pressure": record_pressure,
         "retention-until-done": record_retention_until_done,
+        "after-deprecation": record_after_deprecation,
     }.get(name, record)
     # the unknown payment's back-off, short enough to record
     env = {"UNKNOWN_PAYMENT_RECHECK_AFTER": "PT3S"} if name == "pressure" else None
