@@ -21,9 +21,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.circuit_breaker import CircuitBreaker, CircuitOpen, CircuitState
-from domain.statuses import from_mercadopago
-from telemetry import business_metrics
-from workflows.messages import (
+from domain.gateway import (
     CreatePreferenceInput,
     PaymentPage,
     PaymentPageRequest,
@@ -33,6 +31,8 @@ from workflows.messages import (
     RefundInput,
     RefundResult,
 )
+from domain.statuses import from_mercadopago
+from telemetry import business_metrics
 
 # Error types a retry cannot fix; workflows name them in their retry policies.
 PAYMENT_NOT_FOUND = "MercadoPagoNotFound"

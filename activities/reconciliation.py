@@ -7,7 +7,7 @@ from __future__ import annotations
 from temporalio import activity
 
 from telemetry import business_metrics
-from workflows.messages import ReconcileReport
+from workflows.reconciliation_messages import ReconcileReport
 
 
 @activity.defn(name="reconciliation.succeeded")

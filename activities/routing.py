@@ -10,7 +10,8 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from workflows.ids import checkout_workflow_id
-from workflows.messages import PaymentForCheckout, PaymentHint, PaymentNotification
+from workflows.payment_messages import PaymentForCheckout, PaymentNotification
+from workflows.reconciliation_messages import PaymentHint
 from workflows.starters import relay_payment_hint
 
 

@@ -16,20 +16,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from domain.plans import Plan
 from domain.statuses import CheckoutStatus, PaymentStatus
 from store import checkouts, payments, plans, subscriptions
 from store.audit import append_audit
 from store.models import utcnow
+from store.records import AuditRecord, CheckoutRecord, CheckoutRef, PaymentRecord, StoredPayment, SubscriptionRecord
 from telemetry import business_metrics
-from workflows.messages import (
-    AuditRecord,
-    CheckoutRecord,
-    CheckoutRef,
-    PaymentRecord,
-    PlanSnapshot,
-    StoredPayment,
-    SubscriptionRecord,
-)
 
 T = TypeVar("T")
 
@@ -82,7 +75,7 @@ class StoreActivities:
     # --- plans -------------------------------------------------------------------------
 
     @activity.defn(name="store.get_plan")
-    async def get_plan(self, plan_id: int) -> PlanSnapshot | None:
+    async def get_plan(self, plan_id: int) -> Plan | None:
         async with self._sessions() as session:
             return await plans.find_plan(session, plan_id=plan_id)
 

@@ -13,9 +13,9 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from telemetry import business_metrics
 from workflows.ids import subscription_workflow_id
-from workflows.messages import ApplyPayment, ReversePayment, SubscriptionInput, SubscriptionView
 from workflows.search_attributes import subscription_search_attributes
 from workflows.subscription import SubscriptionWorkflow
+from workflows.subscription_messages import ApplyPayment, ReversePayment, SubscriptionInput, SubscriptionView
 
 
 class SubscriptionActivities:

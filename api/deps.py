@@ -20,7 +20,7 @@ from api.metrics import ApiMetrics
 from api.rate_limit import FailureRateLimiter, IpnRateLimiter
 from config.settings import Settings
 from domain.plans import Plan
-from workflows.messages import PaymentNotification
+from workflows.payment_messages import PaymentNotification
 
 log = logging.getLogger("paysaga.api.auth")
 

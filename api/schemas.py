@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 from pydantic.alias_generators import to_camel
 
 from store.models import CheckoutRow, PaymentRow, SubscriptionRow
@@ -34,12 +34,22 @@ class CheckoutIn(Body):
 
 
 class CheckoutCreatedOut(Body):
+    """The checkout workflow's answer (CheckoutCreated), read by attribute."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
+
     checkout_id: str
     preference_id: str
     init_point: str
     sandbox_init_point: str
     external_reference: str
     created_at: datetime
+
+    @field_validator("created_at")
+    @classmethod
+    def _utc(cls, moment: datetime) -> datetime:
+        # workflow.now() is aware UTC; a naive time from a read-model row is UTC too
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 class CheckoutOut(Body):

@@ -17,19 +17,19 @@ from temporalio.client import Client, WorkflowHandle
 from activities.subscriptions import SubscriptionActivities
 from bench.http import ConnectionPool
 from config.settings import DEV_JWT_SECRET
+from domain.plans import Plan
 from sandbox.signing import signature_header
 from workflows.checkout import CheckoutWorkflow
+from workflows.checkout_messages import CheckoutOutcome
 from workflows.ids import checkout_workflow_id, payment_workflow_id, subscription_workflow_id
-from workflows.messages import ApplyPayment, CheckoutOutcome, PlanSnapshot
+from workflows.subscription_messages import ApplyPayment
 
 WEBHOOK_PATH = "/api/webhooks/mercadopago"
 SAGA_TIMEOUT_SECONDS = 60.0
 # Under load the server can miss waking a result's long poll, which then returns only when the
 # poll expires (20 s): ask again every second, so a figure is the saga's, never the poll's.
 RESULT_POLL_SECONDS = 1.0
-PLAN = PlanSnapshot(
-    id=1, code="BASIC", name="Plan BASIC", price=Decimal("9.99"), currency="ARS", billing_cycle="monthly"
-)
+PLAN = Plan(id=1, code="BASIC", name="Plan BASIC", price=Decimal("9.99"), currency="ARS", billing_cycle="monthly")
 
 
 class Refused(Exception):

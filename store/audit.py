@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import AuditRow
+from store.records import AuditRecord
 from store.upsert import insert_if_absent
-from workflows.messages import AuditRecord
 
 
 async def append_audit(session: AsyncSession, *, record: AuditRecord, occurred_at: datetime) -> bool:

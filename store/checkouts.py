@@ -13,8 +13,8 @@ from store import emitters
 from store.checkout_progress import advance_checkout
 from store.details import merge_details
 from store.models import CheckoutRow
+from store.records import CheckoutRecord, CheckoutRef
 from store.upsert import insert_if_absent
-from workflows.messages import CheckoutRecord, CheckoutRef
 
 _DETAILS = ("preference_id", "init_point", "sandbox_init_point", "mercadopago_payment_id")
 

@@ -26,7 +26,7 @@ from domain.events import (
 from domain.statuses import CheckoutStatus, PaymentStatus
 from store.models import CheckoutRow, PaymentRow
 from store.outbox import record_event
-from workflows.messages import SubscriptionRecord
+from store.records import SubscriptionRecord
 
 log = logging.getLogger("paysaga.events")
 

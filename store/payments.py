@@ -13,8 +13,8 @@ from domain.statuses import PaymentStatus, merge_status
 from store import emitters
 from store.details import merge_details
 from store.models import PaymentRow
+from store.records import PaymentRecord
 from store.upsert import insert_if_absent
-from workflows.messages import PaymentRecord
 
 _DETAILS = ("amount", "currency", "status_detail", "external_reference", "payment_method", "payment_type")
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.plans import Plan
 from store.models import PlanRow
-from workflows.messages import PlanSnapshot
 
 
-async def find_plan(session: AsyncSession, *, plan_id: int) -> PlanSnapshot | None:
+async def find_plan(session: AsyncSession, *, plan_id: int) -> Plan | None:
     row = await session.get(PlanRow, plan_id)
     if row is None:
         return None
-    return PlanSnapshot(
+    return Plan(
         id=row.id,
         code=row.code,
         name=row.name,

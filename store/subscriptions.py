@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from store import emitters
 from store.audit import append_audit
 from store.models import LedgerRow, SubscriptionRow
+from store.records import AuditRecord, LedgerChange, SubscriptionRecord
 from store.upsert import dialect_insert, insert_if_absent
-from workflows.messages import AuditRecord, LedgerChange, SubscriptionRecord
 
 _VERSIONED_FIELDS = ("plan_id", "status", "start_date", "end_date", "version", "updated_at")
 

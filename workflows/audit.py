@@ -5,8 +5,8 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from store.records import AuditRecord
     from workflows import activity_options as options
-    from workflows.messages import AuditRecord
 
 
 async def audit(

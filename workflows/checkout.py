@@ -17,23 +17,19 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from domain.gateway import CreatePreferenceInput, PaymentSnapshot, PreferenceCreated
     from domain.idempotency import idempotency_key
     from domain.statuses import CheckoutStatus, PaymentStatus
+    from store.records import CheckoutRecord, PaymentRecord, StoredPayment
     from workflows import activity_options as options
     from workflows import local_first, patches
     from workflows.audit import audit
-    from workflows.messages import (
+    from workflows.checkout_messages import (
         CheckoutCreated,
         CheckoutInput,
         CheckoutOutcome,
-        CheckoutRecord,
         CheckoutRequest,
-        CreatePreferenceInput,
         PaymentObserved,
-        PaymentRecord,
-        PaymentSnapshot,
-        PreferenceCreated,
-        StoredPayment,
     )
     from workflows.search_attributes import CHECKOUT_STATUS
     from workflows.settlement import Settled, checkout_status_after, settle

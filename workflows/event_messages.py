@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from domain.events import DeliveryStatus
-from workflows.messages import Message
+from workflows.message import Message
 
 
 class DeliveryPolicy(Message):

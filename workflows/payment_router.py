@@ -20,23 +20,16 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
+    from domain.gateway import PaymentSnapshot
+    from domain.plans import Plan
     from domain.references import parse_external_reference
+    from store.records import CheckoutRecord, CheckoutRef, PaymentRecord, StoredPayment
     from workflows import activity_options as options
     from workflows import local_first, patches
     from workflows.audit import audit
+    from workflows.checkout_messages import PaymentObserved
     from workflows.ids import checkout_workflow_id
-    from workflows.messages import (
-        CheckoutRecord,
-        CheckoutRef,
-        PaymentForCheckout,
-        PaymentNotification,
-        PaymentObserved,
-        PaymentRecord,
-        PaymentRouterInput,
-        PaymentSnapshot,
-        PlanSnapshot,
-        StoredPayment,
-    )
+    from workflows.payment_messages import PaymentForCheckout, PaymentNotification, PaymentRouterInput
     from workflows.search_attributes import EXTERNAL_REFERENCE, PLAN_ID, USER_ID
     from workflows.settlement import Settled, checkout_status_after, settle
 
@@ -180,7 +173,7 @@ class PaymentWorkflow:
         plan = await workflow.execute_local_activity(
             "store.get_plan",
             plan_id,
-            result_type=PlanSnapshot | None,  # type: ignore[arg-type]  # a union, converted as such
+            result_type=Plan | None,  # type: ignore[arg-type]  # a union, converted as such
             **options.STORE,
         )
         if plan is None:

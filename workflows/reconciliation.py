@@ -21,20 +21,12 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from domain.gateway import PaymentPage, PaymentPageRequest, PaymentSnapshot, PaymentWindow
     from domain.statuses import PaymentStatus, merge_status
     from workflows import activity_options as options
     from workflows import patches
     from workflows.audit import audit
-    from workflows.messages import (
-        PaymentHint,
-        PaymentPage,
-        PaymentPageRequest,
-        PaymentSnapshot,
-        PaymentWindow,
-        ReconcileCursor,
-        ReconcileInput,
-        ReconcileReport,
-    )
+    from workflows.reconciliation_messages import PaymentHint, ReconcileCursor, ReconcileInput, ReconcileReport
 
 SCHEDULE_ID = "paysaga-daily-reconciliation"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from workflows.messages import Message
+from workflows.message import Message
 
 
 class RetentionReport(Message):

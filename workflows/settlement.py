@@ -13,20 +13,15 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from domain.gateway import RefundInput, RefundResult
     from domain.idempotency import idempotency_key
+    from domain.plans import Plan
     from domain.settlement import Action, decide
     from domain.statuses import CheckoutStatus
     from workflows import activity_options as options
     from workflows.audit import audit
-    from workflows.messages import (
-        ApplyPayment,
-        PaymentObserved,
-        PlanSnapshot,
-        RefundInput,
-        RefundResult,
-        ReversePayment,
-        SubscriptionView,
-    )
+    from workflows.checkout_messages import PaymentObserved
+    from workflows.subscription_messages import ApplyPayment, ReversePayment, SubscriptionView
 
 
 class Settled(StrEnum):
@@ -53,8 +48,8 @@ def checkout_status_after(settled: Settled) -> CheckoutStatus:
     return _CHECKOUT_AFTER[settled]
 
 
-async def settle(plan: PlanSnapshot, user_id: int, payment: PaymentObserved, external_reference: str) -> Settled:
-    action = decide(plan.to_plan(), payment.status, payment.amount, payment.currency)
+async def settle(plan: Plan, user_id: int, payment: PaymentObserved, external_reference: str) -> Settled:
+    action = decide(plan, payment.status, payment.amount, payment.currency)
     if action == Action.APPLY:
         return await _apply(plan, user_id, payment, external_reference)
     if action == Action.REFUND_MISMATCH:
@@ -77,7 +72,7 @@ async def settle(plan: PlanSnapshot, user_id: int, payment: PaymentObserved, ext
     return Settled.REJECTED if action == Action.RETRY_ALLOWED else Settled.PENDING
 
 
-async def _apply(plan: PlanSnapshot, user_id: int, payment: PaymentObserved, external_reference: str) -> Settled:
+async def _apply(plan: Plan, user_id: int, payment: PaymentObserved, external_reference: str) -> Settled:
     request = ApplyPayment(
         user_id=user_id,
         mercadopago_payment_id=payment.mercadopago_payment_id,

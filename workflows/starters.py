@@ -10,7 +10,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
 
 from workflows.ids import payment_workflow_id
-from workflows.messages import PaymentNotification, PaymentRouterInput
+from workflows.payment_messages import PaymentNotification, PaymentRouterInput
 from workflows.payment_router import PaymentWorkflow
 
 

@@ -10,29 +10,26 @@ event, which the store records in the same transaction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from domain.statuses import SubscriptionStatus
-    from domain.subscription import Ledger, LedgerEntry, status_at
+    from domain.subscription import Ledger, status_at
+    from store.records import AuditRecord, LedgerChange, SubscriptionRecord
     from workflows import activity_options as options
     from workflows import patches
-    from workflows.messages import (
+    from workflows.search_attributes import USER_ID
+    from workflows.subscription_messages import (
         ApplyPayment,
-        AuditRecord,
         CancelSubscription,
-        LedgerChange,
-        LedgerEntryState,
         ReversePayment,
         SubscriptionInput,
-        SubscriptionRecord,
         SubscriptionState,
         SubscriptionView,
     )
-    from workflows.search_attributes import USER_ID
 
 
 @dataclass
@@ -323,7 +320,8 @@ class SubscriptionWorkflow:
 def restore_ledger(state: SubscriptionState) -> Ledger:
     """The ledger a run carried over to the next (continue-as-new)."""
     return Ledger(
-        entries={e.mercadopago_payment_id: LedgerEntry(**e.model_dump()) for e in state.entries},
+        # copies: the ledger changes its entries, the input it came from stays as it was
+        entries={e.mercadopago_payment_id: replace(e) for e in state.entries},
         next_seq=state.next_seq,
         cancelled_after_seq=state.cancelled_after_seq,
     )
@@ -332,7 +330,7 @@ def restore_ledger(state: SubscriptionState) -> Ledger:
 def saved_ledger(ledger: Ledger) -> dict:
     """The SubscriptionState fields that carry the ledger over to the next run."""
     return {
-        "entries": [LedgerEntryState(**vars(e)) for e in ledger.entries.values()],
+        "entries": [replace(e) for e in ledger.entries.values()],
         "next_seq": ledger.next_seq,
         "cancelled_after_seq": ledger.cancelled_after_seq,
     }

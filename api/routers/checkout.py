@@ -7,7 +7,6 @@ update, so a replayed Idempotency-Key lands on the same workflow and gets the sa
 from __future__ import annotations
 
 import logging
-from datetime import UTC
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
@@ -24,8 +23,8 @@ from domain.statuses import CheckoutStatus
 from store.models import CheckoutRow
 from workflows import search_attributes as sa
 from workflows.checkout import KEY_REUSED, CheckoutWorkflow
+from workflows.checkout_messages import CheckoutCreated, CheckoutInput, CheckoutRequest
 from workflows.ids import checkout_id_for, checkout_workflow_id
-from workflows.messages import CheckoutCreated, CheckoutInput, CheckoutRequest, PlanSnapshot
 
 log = logging.getLogger("paysaga.api.checkout")
 
@@ -60,7 +59,7 @@ async def start_checkout(
         CheckoutInput(
             checkout_id=checkout_id,
             user_id=body.user_id,
-            plan=PlanSnapshot.of(plan),
+            plan=plan,
             external_reference=external_reference,
             deadline_seconds=settings.checkout_deadline.total_seconds(),
         ),
@@ -94,19 +93,7 @@ async def start_checkout(
         response.status_code = 200
     else:
         metrics.checkouts_started.inc()
-    return CheckoutCreatedOut(
-        checkout_id=created.checkout_id,
-        preference_id=created.preference_id,
-        init_point=created.init_point,
-        sandbox_init_point=created.sandbox_init_point,
-        external_reference=created.external_reference,
-        created_at=_utc(created.created_at),
-    )
-
-
-def _utc(moment):
-    # workflow.now() is aware UTC; a naive time from a read-model row is UTC too
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return CheckoutCreatedOut.model_validate(created)
 
 
 def _key_reused() -> ApiError:

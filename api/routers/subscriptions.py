@@ -17,8 +17,8 @@ from api.temporal_calls import bounded
 from domain.statuses import SubscriptionStatus
 from store.models import SubscriptionRow, utcnow
 from workflows.ids import subscription_workflow_id
-from workflows.messages import CancelSubscription
 from workflows.subscription import SubscriptionWorkflow
+from workflows.subscription_messages import CancelSubscription
 
 log = logging.getLogger("paysaga.api.subscriptions")
 

@@ -43,7 +43,7 @@ from api.temporal_calls import bounded
 from api.webhook_signature import SignatureRejected, verify_signature
 from config.settings import Settings
 from workflows.ids import payment_workflow_id
-from workflows.messages import PaymentNotification
+from workflows.payment_messages import PaymentNotification
 from workflows.starters import relay_payment_hint
 
 log = logging.getLogger("paysaga.api.webhooks")

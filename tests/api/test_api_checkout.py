@@ -23,14 +23,9 @@ from store.models import CheckoutRow
 from tests.api.helpers import ADMIN, ALICE, BOB, bearer, serve
 from workflows import search_attributes as sa
 from workflows.checkout import KEY_REUSED
+from workflows.checkout_messages import CheckoutCreated, CheckoutInput, CheckoutRequest
 from workflows.ids import checkout_id_for, checkout_workflow_id, subscription_workflow_id
-from workflows.messages import (
-    CancelSubscription,
-    CheckoutCreated,
-    CheckoutInput,
-    CheckoutRequest,
-    SubscriptionView,
-)
+from workflows.subscription_messages import CancelSubscription, SubscriptionView
 
 CREATED_AT = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 

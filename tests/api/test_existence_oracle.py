@@ -16,7 +16,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from api.main import create_app
 from tests.api.helpers import ADMIN, ALICE, BOB, bearer, serve
 from workflows.ids import subscription_workflow_id
-from workflows.messages import CancelSubscription, SubscriptionView
+from workflows.subscription_messages import CancelSubscription, SubscriptionView
 
 MISSING_PAYMENT, MISSING_SUBSCRIPTION, MISSING_CHECKOUT = 987_654_321, 987_654_321, "0" * 32
 

@@ -96,8 +96,8 @@ def test_end_date_is_the_sum_of_live_periods(history):
 
 # The same, with the workflow's continue-as-new carry-over ("restart") at random points and
 # notifications redelivered: de-duplication and the paid time survive every restart.
-from workflows.messages import SubscriptionState  # noqa: E402
 from workflows.subscription import restore_ledger, saved_ledger  # noqa: E402
+from workflows.subscription_messages import SubscriptionState  # noqa: E402
 
 steps = st.lists(st.tuples(st.sampled_from(["pay", "refund", "chargeback", "restart"]), st.integers(0, 6)), max_size=60)
 

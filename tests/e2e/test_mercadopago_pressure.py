@@ -20,8 +20,8 @@ from tests.e2e.purchases import audit_actions, knobs, new_checkout, pay, renotif
 from tests.support.stack import stack_on
 from tests.support.waiting import eventually
 from workflows.ids import payment_workflow_id
-from workflows.messages import ReconcileReport
 from workflows.reconciliation import SCHEDULE_ID
+from workflows.reconciliation_messages import ReconcileReport
 
 # a short back-off for unknown ids, so a test sees the read that follows it
 RECHECK_SECONDS = 15

@@ -211,8 +211,8 @@ async def record_pressure(stack: RunningStack) -> None:
     once more after the back-off window, then ends idle. And a reconciliation paged over 300
     payments (three missing from the read model): a first run that continues as new, and the last."""
     from tests.e2e.test_mercadopago_pressure import _store_as_known
-    from workflows.messages import ReconcileInput, ReconcileReport
     from workflows.reconciliation import ReconciliationWorkflow
+    from workflows.reconciliation_messages import ReconcileInput, ReconcileReport
 
     client = await stack.temporal()
     unknown = "999999999997"

@@ -5,14 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from domain.gateway import PaymentSnapshot
 from domain.statuses import CheckoutStatus, PaymentStatus, SubscriptionStatus
-from workflows.messages import (
-    CheckoutRecord,
-    LedgerChange,
-    PaymentRecord,
-    PaymentSnapshot,
-    SubscriptionRecord,
-)
+from store.records import CheckoutRecord, LedgerChange, PaymentRecord, SubscriptionRecord
 
 T0 = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 

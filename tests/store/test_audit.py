@@ -7,7 +7,7 @@ import asyncio
 from sqlalchemy import select
 
 from store.models import AuditRow
-from workflows.messages import AuditRecord
+from store.records import AuditRecord
 
 
 def audit(**overrides) -> AuditRecord:

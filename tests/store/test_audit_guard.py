@@ -21,7 +21,7 @@ from activities.store import StoreActivities
 from domain.events import DeliveryStatus
 from store.database import create_session_factory
 from store.models import AuditRow, EventRow, WebhookEventRow, utcnow
-from workflows.messages import AuditRecord
+from store.records import AuditRecord
 from workflows.retention_messages import PurgeBatch
 
 from . import builders

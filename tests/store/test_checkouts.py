@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from domain.statuses import CheckoutStatus as S
 from store.checkout_progress import advance_checkout
 from store.models import CheckoutRow
-from workflows.messages import CheckoutRef
+from store.records import CheckoutRef
 
 from . import builders
 

@@ -25,8 +25,8 @@ from config.settings import PROJECT_ROOT
 from store.database import create_engine, create_session_factory
 from store.migrate import upgrade_to_head_async
 from store.models import AuditRow, utcnow
+from store.records import AuditRecord
 from tests.support.databases import postgres_required
-from workflows.messages import AuditRecord
 from workflows.retention_messages import PurgeBatch
 
 from . import builders

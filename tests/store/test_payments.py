@@ -13,7 +13,7 @@ from temporalio.testing import ActivityEnvironment
 from domain.statuses import PaymentStatus as S
 from domain.statuses import merge_status
 from store.models import PaymentRow
-from workflows.messages import StoredPayment
+from store.records import StoredPayment
 
 from . import builders
 

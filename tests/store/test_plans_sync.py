@@ -12,7 +12,6 @@ from config.settings import DEFAULT_PLANS_FILE
 from domain.plans import load_catalogue
 from store.models import PlanRow
 from store.plans_sync import sync_plans
-from workflows.messages import PlanSnapshot
 
 CATALOGUE = load_catalogue(DEFAULT_PLANS_FILE)
 
@@ -27,7 +26,7 @@ async def test_catalogue_is_copied_and_read_back(sessions, store):
 
     assert set(await plan_rows(sessions)) == set(CATALOGUE)
     for plan in CATALOGUE.values():
-        assert await store.get_plan(plan.id) == PlanSnapshot.of(plan)
+        assert await store.get_plan(plan.id) == plan
     assert await store.get_plan(404) is None
 
 
@@ -49,4 +48,4 @@ async def test_a_changed_price_is_updated(sessions, store):
 
     snapshot = await store.get_plan(2)
     assert snapshot.price == Decimal("24.50") and isinstance(snapshot.price, Decimal)
-    assert (await store.get_plan(1)) == PlanSnapshot.of(CATALOGUE[1])
+    assert (await store.get_plan(1)) == CATALOGUE[1]

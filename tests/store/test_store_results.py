@@ -10,8 +10,8 @@ from store import checkouts, payments, subscriptions
 from store.audit import append_audit
 from store.checkouts import CheckoutSaved
 from store.payments import PaymentSaved
+from store.records import AuditRecord
 from store.subscriptions import SubscriptionSaved
-from workflows.messages import AuditRecord
 
 from . import builders
 

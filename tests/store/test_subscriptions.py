@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from domain.statuses import SubscriptionStatus as S
 from store.models import AuditRow, LedgerRow, SubscriptionRow
-from workflows.messages import AuditRecord
+from store.records import AuditRecord
 
 from . import builders
 

@@ -16,21 +16,10 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.mercadopago import PAYMENT_NOT_FOUND
+from domain.gateway import CreatePreferenceInput, PaymentSnapshot, PreferenceCreated, RefundInput, RefundResult
+from domain.plans import Plan
 from domain.statuses import PaymentStatus, merge_status
-from workflows.messages import (
-    AuditRecord,
-    CheckoutRecord,
-    CheckoutRef,
-    CreatePreferenceInput,
-    PaymentRecord,
-    PaymentSnapshot,
-    PlanSnapshot,
-    PreferenceCreated,
-    RefundInput,
-    RefundResult,
-    StoredPayment,
-    SubscriptionRecord,
-)
+from store.records import AuditRecord, CheckoutRecord, CheckoutRef, PaymentRecord, StoredPayment, SubscriptionRecord
 
 
 @dataclass
@@ -90,7 +79,7 @@ class FakeMercadoPago:
 class FakeStore:
     """The read model as the workflows see it: every write kept, in order."""
 
-    plans: dict[int, PlanSnapshot] = field(default_factory=dict)
+    plans: dict[int, Plan] = field(default_factory=dict)
     checkouts: list[CheckoutRecord] = field(default_factory=list)
     payments: dict[str, StoredPayment] = field(default_factory=dict)
     subscriptions: list[SubscriptionRecord] = field(default_factory=list)
@@ -132,7 +121,7 @@ class FakeStore:
         return None
 
     @activity.defn(name="store.get_plan")
-    async def get_plan(self, plan_id: int) -> PlanSnapshot | None:
+    async def get_plan(self, plan_id: int) -> Plan | None:
         return self.plans.get(plan_id)
 
     @activity.defn(name="store.save_payment")

@@ -16,22 +16,20 @@ from temporalio.worker import Worker
 
 from activities.routing import RoutingActivities
 from activities.subscriptions import SubscriptionActivities
+from domain.plans import Plan
 from domain.references import external_reference_for
 from domain.statuses import PaymentStatus
 from tests.workflows.fakes import FakeMercadoPago, FakeStore, payment
 from worker import WORKFLOWS
 from workflows.checkout import CheckoutWorkflow
+from workflows.checkout_messages import CheckoutCreated, CheckoutInput, CheckoutRequest
 from workflows.ids import checkout_workflow_id, payment_workflow_id, subscription_workflow_id
-from workflows.messages import CheckoutCreated, CheckoutInput, CheckoutRequest, PaymentNotification, PlanSnapshot
+from workflows.payment_messages import PaymentNotification
 from workflows.starters import relay_payment_hint
 
-MONTHLY = PlanSnapshot(
-    id=1, code="BASIC", name="Plan BASIC", price=Decimal("9.99"), currency="ARS", billing_cycle="monthly"
-)
+MONTHLY = Plan(id=1, code="BASIC", name="Plan BASIC", price=Decimal("9.99"), currency="ARS", billing_cycle="monthly")
 # a period that ends while the test watches
-TWO_SECONDS = PlanSnapshot(
-    id=90, code="TICK", name="Tick plan", price=Decimal("2.50"), currency="ARS", billing_cycle="PT2S"
-)
+TWO_SECONDS = Plan(id=90, code="TICK", name="Tick plan", price=Decimal("2.50"), currency="ARS", billing_cycle="PT2S")
 PLANS = (MONTHLY, TWO_SECONDS)
 
 # A routing workflow ends after this long without notifications.
@@ -73,7 +71,7 @@ class Saga:
     store: FakeStore
     router_idle_seconds: float
 
-    async def start_checkout(self, plan: PlanSnapshot = MONTHLY, *, deadline_seconds: float = 30) -> Checkout:
+    async def start_checkout(self, plan: Plan = MONTHLY, *, deadline_seconds: float = 30) -> Checkout:
         """A checkout whose preference has been created (and so saved: its payments can find it)."""
         user_id = new_user_id()
         checkout_id = uuid.uuid4().hex

@@ -14,8 +14,8 @@ from tests.support.waiting import eventually
 from tests.workflows.fakes import payment
 from tests.workflows.saga import MONTHLY, Saga, new_payment_id, running_saga
 from workflows.checkout import CheckoutWorkflow
-from workflows.messages import ApplyPayment, SubscriptionView
 from workflows.subscription import SubscriptionWorkflow
+from workflows.subscription_messages import ApplyPayment, SubscriptionView
 
 
 async def test_a_payment_of_the_plans_price_activates_the_subscription(saga: Saga):

@@ -9,7 +9,7 @@ from domain.statuses import CheckoutStatus, PaymentStatus, SubscriptionStatus
 from tests.support.waiting import eventually
 from tests.workflows.saga import MONTHLY, Saga, new_payment_id
 from workflows.checkout import CheckoutWorkflow
-from workflows.messages import PaymentObserved
+from workflows.checkout_messages import PaymentObserved
 from workflows.subscription import SubscriptionWorkflow
 
 

@@ -9,16 +9,17 @@ import pytest
 from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 
+from domain.plans import Plan
 from domain.statuses import SubscriptionStatus
 from tests.support.waiting import eventually
 from tests.workflows.saga import MONTHLY, TWO_SECONDS, Saga, new_payment_id, new_user_id
 from workflows.ids import subscription_workflow_id
-from workflows.messages import ApplyPayment, CancelSubscription, PlanSnapshot, SubscriptionInput, SubscriptionView
 from workflows.subscription import SubscriptionWorkflow
+from workflows.subscription_messages import ApplyPayment, CancelSubscription, SubscriptionInput, SubscriptionView
 
 
 async def apply(
-    saga: Saga, user_id: int, plan: PlanSnapshot, payment_id: str, renewal_lead_seconds: float = 0
+    saga: Saga, user_id: int, plan: Plan, payment_id: str, renewal_lead_seconds: float = 0
 ) -> SubscriptionView:
     """A payment applied as the checkout applies it: update-with-start on the user's subscription."""
     return await saga.client.execute_update_with_start_workflow(
