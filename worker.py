@@ -48,7 +48,7 @@ from telemetry.tracing import instrument_engine, instrument_requests, setup_trac
 from telemetry.worker_metrics import start_worker_metrics
 from workflows.checkout import CheckoutWorkflow
 from workflows.event_delivery import EventDeliveryWorkflow, EventSweepWorkflow
-from workflows.payment_router import PaymentWorkflow
+from workflows.payment import PaymentWorkflow
 from workflows.reconciliation import SCHEDULE_ID as RECONCILIATION_SCHEDULE_ID
 from workflows.reconciliation import ReconciliationWorkflow
 from workflows.reconciliation_messages import ReconcileInput

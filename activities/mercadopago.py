@@ -87,7 +87,7 @@ class MercadoPagoActivities:
         unknown_recheck_after_seconds: float = 600.0,
     ) -> None:
         self._sdk = sdk
-        # told to the routing workflow with a 404: how long it waits before it reads that id again
+        # told to the payment workflow with a 404: how long it waits before it reads that id again
         self._unknown_recheck_after = float(unknown_recheck_after_seconds)
         self._breaker = breaker or mercadopago_breaker(0, 1.0)  # none given: never opens
         self._timeout = float(timeout_seconds)  # the SDK refuses an int

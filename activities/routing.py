@@ -1,4 +1,4 @@
-"""Signals sent from inside sagas: a payment hint to its routing workflow (reconciliation), and
+"""Signals sent from inside sagas: a payment hint to its payment workflow (reconciliation), and
 a payment read back to its checkout."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from workflows.ids import checkout_workflow_id
 from workflows.payment_messages import PaymentForCheckout, PaymentNotification
 from workflows.reconciliation_messages import PaymentHint
-from workflows.starters import relay_payment_hint
+from workflows.starters import notify_payment_workflow
 
 
 class RoutingActivities:
@@ -23,7 +23,7 @@ class RoutingActivities:
 
     @activity.defn(name="routing.hint_payment")
     async def hint_payment(self, hint: PaymentHint) -> None:
-        await relay_payment_hint(
+        await notify_payment_workflow(
             self._client,
             task_queue=self._task_queue,
             mercadopago_payment_id=hint.mercadopago_payment_id,
@@ -45,7 +45,7 @@ class RoutingActivities:
 
     @activity.defn(name="routing.hand_to_checkout")
     async def hand_to_checkout(self, handed: PaymentForCheckout) -> bool:
-        """Signal the checkout; False when it has closed (the payment is then the router's to
+        """Signal the checkout; False when it has closed (the payment is then the payment workflow's to
         settle). A repeated signal is harmless: the checkout acts once per payment and status."""
         handle = self._client.get_workflow_handle(checkout_workflow_id(handed.checkout_id))
         try:

@@ -1,7 +1,7 @@
 """Duplicate notifications for one payment share their relay to Temporal.
 
 MercadoPago sends several notifications per payment (created, updated, and its own retries) and
-they may come at once. Each is only a hint that the routing workflow should read the payment
+they may come at once. Each is only a hint that the payment workflow should read the payment
 back, so concurrent hints for one payment need not be separate signals: per payment, one relay
 is in flight, and every delivery that arrives meanwhile waits for the next one, which starts
 after they all arrived. The workflow reads the payment back after that relay, so it sees what

@@ -23,7 +23,7 @@ from api.errors import ERROR_RESPONSES, install_error_handlers
 from api.inbox import WebhookInbox
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.rate_limit import FailureRateLimiter, IpnRateLimiter
-from api.routers import checkout, checkouts, codec, dev, health, payments, plans, subscriptions, webhooks
+from api.routers import checkout_start, checkout_status, codec, dev, health, payments, plans, subscriptions, webhooks
 from api.routers import events as events_router
 from config.settings import ConfigurationError, Settings, load_settings
 from config.temporal import connect_temporal
@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings is not None:
         docs.install(app, settings)
     app.state.metrics = ApiMetrics()
-    for module in (plans, checkout, payments, checkouts, subscriptions, webhooks, health):
+    for module in (plans, checkout_start, payments, checkout_status, subscriptions, webhooks, health):
         app.include_router(module.router)
     app.include_router(events_router.router)
     app.include_router(codec.router)

@@ -64,7 +64,7 @@ class Paysaga:
     async def webhook(self, _index: int, payment_id: str | None = None) -> None:
         """One signed `payment.updated` webhook, as MercadoPago sends it; 200 "accepted" or an error.
 
-        Without `payment_id` each names a payment id never seen before: its routing workflow
+        Without `payment_id` each names a payment id never seen before: its payment workflow
         reads it back (the sandbox answers 404), records that and ends, as the floor's
         workflow runs one activity and ends.
         """

@@ -85,7 +85,7 @@ async def measure(running: BenchStack, options: Options) -> BackendResult:
         await closed_loop(floor.complete, concurrency=5, count=20, first_index=10**6)
         await closed_loop(paysaga.webhook, concurrency=5, count=50)
         await closed_loop(paysaga.saga, concurrency=2, count=WARM_UP_SAGAS)
-        # the warm-up webhooks' routers end once their unknown payment is audited; the sagas' stay
+        # the warm-up webhooks' payment workflows end once their unknown payment is audited; the sagas' stay
         # open (idle) and are the baseline the later phases wait down to
         await ctx.quiet("PaymentWorkflow", WARM_UP_SAGAS)
         ctx.payment_baseline = await ctx.running("PaymentWorkflow")
@@ -119,7 +119,7 @@ class _Context:
     options: Options
     result: BackendResult
     pids: dict[str, int]
-    payment_baseline: int = 0  # routing workflows left open (idle) by the warm-up's sagas
+    payment_baseline: int = 0  # payment workflows left open (idle) by the warm-up's sagas
 
     def cpu(self) -> dict[str, float]:
         return {name: cpu_seconds(pid) for name, pid in self.pids.items()}

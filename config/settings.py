@@ -142,12 +142,12 @@ class Settings(BaseSettings):
     event_sweep_interval: IsoDuration = timedelta(minutes=1)
     event_delivery_idle: IsoDuration = timedelta(minutes=5)
 
-    # how long a payment's routing workflow waits for more notifications before it ends
+    # how long a payment's workflow waits for more notifications before it ends
     payment_router_idle: IsoDuration = timedelta(minutes=10)
     # applied payments after which a subscription workflow continues as new
     subscription_continue_as_new_after: int = Field(default=500, ge=1)
 
-    # unknown payment ids: after MercadoPago answers 404 for an id, its routing workflow absorbs
+    # unknown payment ids: after MercadoPago answers 404 for an id, its payment workflow absorbs
     # further notifications for it this long before it reads it again (worker)
     unknown_payment_recheck_after: IsoDuration = timedelta(minutes=10)
 

@@ -139,7 +139,7 @@ def audited(action: str, detail: dict[str, str] | None) -> None:
 
 
 def payment_saved(status: str, changed: bool, caller_workflow_type: str | None) -> None:
-    """A payment written to the read model. Only its routing workflow writes what a notification
+    """A payment written to the read model. Only its payment workflow writes what a notification
     brought; a change written by a checkout (its search at the deadline) is one the notifications
     missed."""
     if not changed:

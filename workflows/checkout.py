@@ -1,7 +1,7 @@
 """CheckoutWorkflow: one Checkout Pro purchase, from preference to paid period.
 
 1. create the preference at MercadoPago and answer the API's update with its initPoint;
-2. wait for payments of this checkout (signalled by their routing workflows, which read them
+2. wait for payments of this checkout (signalled by their payment workflows, which read them
    back from MercadoPago) until the deadline;
 3. an approved payment of the plan's price and currency extends the subscription; any other
    amount is refunded; a rejected payment lets the buyer try again;

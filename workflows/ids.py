@@ -1,4 +1,4 @@
-"""Workflow ids: one checkout per purchase, one router per MercadoPago payment, one subscription per user."""
+"""Workflow ids: one checkout per purchase, one payment workflow per MercadoPago payment, one subscription per user."""
 
 from __future__ import annotations
 

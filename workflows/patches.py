@@ -55,8 +55,8 @@ PAYMENT_SEARCH_ATTRIBUTES = Patch(
     workflow="PaymentWorkflow",
     stage=Stage.DEPRECATED,
     why="Operators find a payment's workflow by user, plan and external reference: one more upsert.",
-    old_branch=("payment_router_refunded",),
-    new_branch=("payment_router_local_first", "payment_router_paid_after_deprecation"),
+    old_branch=("payment_refunded",),
+    new_branch=("payment_local_first", "payment_paid_after_deprecation"),
     retire_when=(
         "Removal: once no PaymentWorkflow run that recorded the marker is open (each ends"
         " PAYMENT_ROUTER_IDLE after its last notification, or continues as new)."
@@ -81,12 +81,12 @@ READ_BACK_LOCALLY_FIRST = Patch(
     workflow="PaymentWorkflow",
     stage=Stage.DEPRECATED,
     why="The payment is read back from MercadoPago as a local activity first (workflows/local_first.py).",
-    old_branch=("payment_router_refunded",),
+    old_branch=("payment_refunded",),
     new_branch=(
-        "payment_router_local_first",
-        "payment_router_local_then_activity",
-        "payment_router_unreadable_local_first",
-        "payment_router_paid_after_deprecation",
+        "payment_local_first",
+        "payment_local_then_activity",
+        "payment_unreadable_local_first",
+        "payment_paid_after_deprecation",
     ),
     retire_when="Removal: as PAYMENT_SEARCH_ATTRIBUTES (the same workflow and lifetime).",
 )
@@ -112,8 +112,8 @@ HAND_TO_CHECKOUT_FROM_A_LOCAL_ACTIVITY = Patch(
     workflow="PaymentWorkflow",
     stage=Stage.PATCHED,
     why="The payment is signalled to its checkout from a local activity: no signal command, one task fewer.",
-    old_branch=("payment_router_local_first", "payment_router_local_then_activity"),
-    new_branch=("payment_router_refunded_after_checkout_closed", "payment_router_paid_after_deprecation"),
+    old_branch=("payment_local_first", "payment_local_then_activity"),
+    new_branch=("payment_refunded_after_checkout_closed", "payment_paid_after_deprecation"),
     retire_when=(
         "Deprecation: once no PaymentWorkflow run started before it is open (each ends"
         " PAYMENT_ROUTER_IDLE after its last notification, or continues as new)."
@@ -138,16 +138,16 @@ UNKNOWN_PAYMENT_BACKS_OFF = Patch(
         "An id MercadoPago does not know is not audited: the workflow absorbs its notifications for"
         " a back-off window, reads once more, and ends when idle."
     ),
-    old_branch=("payment_router_unreadable_local_first",),
-    new_branch=("payment_router_unknown_backs_off",),
+    old_branch=("payment_unreadable_local_first",),
+    new_branch=("payment_unknown_backs_off",),
     retire_when="Deprecation: as HAND_TO_CHECKOUT_FROM_A_LOCAL_ACTIVITY.",
 )
 
-ROUTER_CARRIES_PENDING_HINTS = Patch(
+PAYMENT_CARRIES_PENDING_NOTIFICATIONS = Patch(
     id="router-carries-pending-hints",
     workflow="PaymentWorkflow",
     stage=Stage.PATCHED,
-    why="Notifications counted but not yet handled are carried over when the router continues as new.",
+    why="Notifications counted but not yet handled are carried over when the payment workflow continues as new.",
     # only a run that continues as new (1000 notifications) reaches the switch: none recorded
     old_branch=(),
     new_branch=(),
@@ -187,7 +187,7 @@ ALL = (
     HAND_TO_CHECKOUT_FROM_A_LOCAL_ACTIVITY,
     SUBSCRIPTION_AUDIT_IN_THE_SAME_WRITE,
     UNKNOWN_PAYMENT_BACKS_OFF,
-    ROUTER_CARRIES_PENDING_HINTS,
+    PAYMENT_CARRIES_PENDING_NOTIFICATIONS,
     RECONCILE_PAGE_BY_PAGE,
     RETENTION_UNTIL_DONE,
 )

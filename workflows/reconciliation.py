@@ -2,7 +2,7 @@
 
 MercadoPago's payments of the last window are compared with the read model; every payment
 missing from it, or whose status there lags behind MercadoPago's, is audited as drift and
-handed to its routing workflow, which reads it back and applies it like any notification.
+handed to its payment workflow, which reads it back and applies it like any notification.
 
 The window is read page by page, one bounded activity result per page, oldest first. The
 cursor moves `begin` to the last payment's creation time instead of growing the offset

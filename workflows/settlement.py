@@ -1,6 +1,6 @@
-"""Acting on a payment read back from MercadoPago: shared by the checkout and the payment router.
+"""Acting on a payment read back from MercadoPago: shared by the checkout and the payment workflow.
 
-Both may act on the same payment (a checkout that closes while its router decides); that is
+Both may act on the same payment (a checkout that closes while its payment workflow decides); that is
 safe because the subscription de-duplicates by payment id and the refund's idempotency key
 is derived from the payment, not from the workflow that sends it.
 """

@@ -1,7 +1,7 @@
 """Client-side calls that start or signal paysaga's workflows.
 
-Used by the API and by activities (never inside workflow code), so that every relay of a
-payment hint goes through one function.
+Used by the API and by activities (never inside workflow code), so that every notification
+of a payment workflow goes through one function.
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
 
 from workflows.ids import payment_workflow_id
-from workflows.payment_messages import PaymentNotification, PaymentRouterInput
-from workflows.payment_router import PaymentWorkflow
+from workflows.payment import PaymentWorkflow
+from workflows.payment_messages import PaymentInput, PaymentNotification
 
 
-async def relay_payment_hint(
+async def notify_payment_workflow(
     client: Client,
     *,
     task_queue: str,
@@ -22,10 +22,10 @@ async def relay_payment_hint(
     idle_seconds: float,
     notification: PaymentNotification,
 ) -> WorkflowHandle:
-    """Signal-with-start the payment's routing workflow: it reads the payment back and acts."""
+    """Signal-with-start the payment's workflow: it reads the payment back and acts."""
     return await client.start_workflow(
         PaymentWorkflow.run,
-        PaymentRouterInput(mercadopago_payment_id=mercadopago_payment_id, idle_seconds=idle_seconds),
+        PaymentInput(mercadopago_payment_id=mercadopago_payment_id, idle_seconds=idle_seconds),
         id=payment_workflow_id(mercadopago_payment_id),
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

@@ -44,7 +44,7 @@ from api.webhook_signature import SignatureRejected, verify_signature
 from config.settings import Settings
 from workflows.ids import payment_workflow_id
 from workflows.payment_messages import PaymentNotification
-from workflows.starters import relay_payment_hint
+from workflows.starters import notify_payment_workflow
 
 log = logging.getLogger("paysaga.api.webhooks")
 
@@ -325,7 +325,7 @@ def payment_hint_relay(temporal: Client, settings: Settings) -> CoalescedRelay[P
 
     async def send(payment_id: str, notification: PaymentNotification) -> None:
         await bounded(
-            relay_payment_hint(
+            notify_payment_workflow(
                 temporal,
                 task_queue=settings.temporal_task_queue,
                 mercadopago_payment_id=payment_id,

@@ -36,7 +36,7 @@ def at(text: str) -> datetime:
 
 
 async def router_idle(stack, payment_id, *, after_run: str | None = None) -> str:
-    """Wait until the payment's routing workflow finished a run (other than `after_run`); its run id."""
+    """Wait until the payment's workflow finished a run (other than `after_run`); its run id."""
     client = await stack.temporal()
 
     async def probe():

@@ -73,7 +73,7 @@ async def test_reconciliation_pages_through_thousands_of_payments(stack):
         largest = max(largest, _largest_payload(history))
     assert 0 < largest < PAYLOAD_BOUND
 
-    # every missing payment was handed to its routing workflow, which read it back and stored it
+    # every missing payment was handed to its payment workflow, which read it back and stored it
     async def stored():
         rows = await stack.rows("SELECT mercadopago_payment_id FROM payments WHERE external_reference = 'SEEDED'")
         return len(rows) == len(seeded)

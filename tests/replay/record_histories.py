@@ -37,7 +37,7 @@ async def record(stack: RunningStack) -> None:
     client = await stack.temporal()
     histories: dict[str, str] = {}
 
-    # a paid checkout, its routing workflow, the subscription it activated, then refunded
+    # a paid checkout, its payment workflow, the subscription it activated, then refunded
     paid = await new_checkout(stack, 1)
     payment = await pay(stack, paid["preferenceId"])
     await wait_subscription(stack, 1, "ACTIVE")
@@ -45,7 +45,7 @@ async def record(stack: RunningStack) -> None:
     await set_payment_status(stack, payment["id"], "refunded")
     await wait_subscription(stack, 1, "EXPIRED")
     histories["checkout_paid"] = checkout_workflow_id(paid["checkoutId"])
-    histories["payment_router_refunded"] = payment_workflow_id(str(payment["id"]))
+    histories["payment_refunded"] = payment_workflow_id(str(payment["id"]))
 
     # an underpaid checkout: compensated with a refund
     underpaid = await new_checkout(stack, 2)
@@ -152,17 +152,17 @@ async def record_local_first(stack: RunningStack) -> None:
     unreadable = payment_workflow_id("999999999998")
     await _wait_closed_or_current(client, unreadable)
     histories = {
-        "payment_router_unreadable_local_first": unreadable,
+        "payment_unreadable_local_first": unreadable,
         "checkout_paid_local_first": checkout_workflow_id(paid["checkoutId"]),
-        "payment_router_local_first": payment_workflow_id(str(payment["id"])),
-        "payment_router_local_then_activity": payment_workflow_id(str(retried_payment["id"])),
+        "payment_local_first": payment_workflow_id(str(payment["id"])),
+        "payment_local_then_activity": payment_workflow_id(str(retried_payment["id"])),
     }
     await _save(client, histories)
 
 
 async def record_after_deprecation(stack: RunningStack) -> None:
     """The purchases of `record`, once the switches workflows/patches.py lists as deprecated were:
-    a paid checkout and its payment router, an underpaid one (refunded), an abandoned one (expired).
+    a paid checkout and its payment workflow, an underpaid one (refunded), an abandoned one (expired).
     Their markers are recorded as deprecated."""
     client = await stack.temporal()
     paid = await new_checkout(stack, 7)
@@ -175,7 +175,7 @@ async def record_after_deprecation(stack: RunningStack) -> None:
     await wait_checkout(stack, 9, abandoned["checkoutId"], "EXPIRED", timeout=60)
     histories = {
         "checkout_paid_after_deprecation": checkout_workflow_id(paid["checkoutId"]),
-        "payment_router_paid_after_deprecation": payment_workflow_id(str(payment["id"])),
+        "payment_paid_after_deprecation": payment_workflow_id(str(payment["id"])),
         "checkout_refunded_after_deprecation": checkout_workflow_id(underpaid["checkoutId"]),
         "checkout_expired_after_deprecation": checkout_workflow_id(abandoned["checkoutId"]),
     }
@@ -185,9 +185,9 @@ async def record_after_deprecation(stack: RunningStack) -> None:
 
 
 async def record_fewer_tasks(stack: RunningStack) -> None:
-    """A saga with fewer workflow tasks: the router hands the payment to its checkout from a local
+    """A saga with fewer workflow tasks: the payment workflow hands the payment to its checkout from a local
     activity, and a subscription change and its audit record are one write. Then the payment is
-    refunded after its checkout closed, so the router finds the checkout gone and reverses the
+    refunded after its checkout closed, so the payment workflow finds the checkout gone and reverses the
     period itself."""
     client = await stack.temporal()
     paid = await new_checkout(stack, 6)
@@ -199,10 +199,10 @@ async def record_fewer_tasks(stack: RunningStack) -> None:
     await wait_checkout(stack, 6, paid["checkoutId"], "REFUNDED")
     histories = {
         "checkout_paid_fewer_tasks": checkout_workflow_id(paid["checkoutId"]),
-        "payment_router_refunded_after_checkout_closed": payment_workflow_id(str(payment["id"])),
+        "payment_refunded_after_checkout_closed": payment_workflow_id(str(payment["id"])),
         "subscription_audit_in_the_same_write": subscription_workflow_id(6),
     }
-    await _wait_closed_or_current(client, histories["payment_router_refunded_after_checkout_closed"])
+    await _wait_closed_or_current(client, histories["payment_refunded_after_checkout_closed"])
     await _save(client, histories)
 
 
@@ -223,7 +223,7 @@ async def record_pressure(stack: RunningStack) -> None:
             ).raise_for_status()
     handle = client.get_workflow_handle(payment_workflow_id(unknown))
     await handle.result()  # back-off, one more read for the burst, then idle
-    histories = {"payment_router_unknown_backs_off": (payment_workflow_id(unknown), handle.result_run_id)}
+    histories = {"payment_unknown_backs_off": (payment_workflow_id(unknown), handle.result_run_id)}
 
     async with stack.sandbox() as sandbox:
         seeded = (await sandbox.post("/sandbox/payments/bulk", json={"count": 300, "spread_hours": 12})).json()["ids"]

@@ -25,15 +25,15 @@ from workflows.checkout import CheckoutWorkflow
 from workflows.checkout_messages import CheckoutCreated, CheckoutInput, CheckoutRequest
 from workflows.ids import checkout_workflow_id, payment_workflow_id, subscription_workflow_id
 from workflows.payment_messages import PaymentNotification
-from workflows.starters import relay_payment_hint
+from workflows.starters import notify_payment_workflow
 
 MONTHLY = Plan(id=1, code="BASIC", name="Plan BASIC", price=Decimal("9.99"), currency="ARS", billing_cycle="monthly")
 # a period that ends while the test watches
 TWO_SECONDS = Plan(id=90, code="TICK", name="Tick plan", price=Decimal("2.50"), currency="ARS", billing_cycle="PT2S")
 PLANS = (MONTHLY, TWO_SECONDS)
 
-# A routing workflow ends after this long without notifications.
-ROUTER_IDLE_SECONDS = 1.0
+# A payment workflow ends after this long without notifications.
+PAYMENT_IDLE_SECONDS = 1.0
 
 # Each test buys as users and pays with ids of its own: workflow ids are per user and per payment.
 _user_ids = itertools.count(1)
@@ -106,7 +106,7 @@ class Saga:
 
     async def notify(self, mercadopago_payment_id: str) -> WorkflowHandle:
         """A webhook for the payment, relayed as the API relays it."""
-        return await relay_payment_hint(
+        return await notify_payment_workflow(
             self.client,
             task_queue=self.task_queue,
             mercadopago_payment_id=mercadopago_payment_id,
@@ -114,8 +114,8 @@ class Saga:
             notification=PaymentNotification(topic="payment", action="payment.updated"),
         )
 
-    def router(self, mercadopago_payment_id: str) -> WorkflowHandle:
-        """The payment's routing workflow (its latest run)."""
+    def payment_workflow(self, mercadopago_payment_id: str) -> WorkflowHandle:
+        """The payment's workflow (its latest run)."""
         return self.client.get_workflow_handle(payment_workflow_id(mercadopago_payment_id))
 
     def subscription(self, user_id: int) -> WorkflowHandle:
@@ -133,7 +133,7 @@ async def running_saga(client: Client, *, apply_payment: Callable | None = None)
     subscriptions = SubscriptionActivities(
         client, task_queue, continue_as_new_after=500, renewal_reminder_lead_seconds=0
     )
-    routing = RoutingActivities(client, task_queue, ROUTER_IDLE_SECONDS)
+    routing = RoutingActivities(client, task_queue, PAYMENT_IDLE_SECONDS)
     worker = Worker(
         client,
         task_queue=task_queue,
@@ -147,4 +147,4 @@ async def running_saga(client: Client, *, apply_payment: Callable | None = None)
         ],
     )
     async with worker:
-        yield Saga(client, task_queue, mercadopago, store, ROUTER_IDLE_SECONDS)
+        yield Saga(client, task_queue, mercadopago, store, PAYMENT_IDLE_SECONDS)

@@ -1,4 +1,5 @@
-"""Where a checkout stands, from the read model its workflow keeps up to date."""
+"""GET /api/checkouts/{checkoutId}, where a checkout stands: from the read model its workflow keeps up to date
+(checkout_start.py starts it)."""
 
 from __future__ import annotations
 

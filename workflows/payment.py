@@ -1,14 +1,14 @@
 """PaymentWorkflow: one per MercadoPago payment id, started (or signalled) by each notification.
 
-A notification is a hint, never a fact: on every batch of hints the payment is read back from
-MercadoPago, persisted (statuses only move forward), and handed to its checkout, found by
-external reference. When that checkout has already closed (a late payment, a refund months
-later) this workflow settles the payment itself. Hints that arrive while one is being handled
-are coalesced into one more read.
+A notification is a hint, never a fact: on every batch of notifications the payment is read
+back from MercadoPago, persisted (statuses only move forward), and handed to its checkout, found
+by external reference. When that checkout has already closed (a late payment, a refund months
+later) this workflow settles the payment itself. Notifications that arrive while one is being
+handled are coalesced into one more read.
 
 An id MercadoPago does not know (anyone can notify any id) is not a business event: no audit
-record. The workflow stays and absorbs further hints for that id without reading it again for
-a back-off window (the gateway says how long); if hints came meanwhile it reads once more (a
+record. The workflow stays and absorbs further notifications for that id without reading it
+again for a back-off window (the gateway says how long); if any came meanwhile it reads once more (a
 payment notified a moment before MercadoPago serves it is still read), and it ends when idle.
 """
 
@@ -29,13 +29,13 @@ with workflow.unsafe.imports_passed_through():
     from workflows.audit import audit
     from workflows.checkout_messages import PaymentObserved
     from workflows.ids import checkout_workflow_id
-    from workflows.payment_messages import PaymentForCheckout, PaymentNotification, PaymentRouterInput
+    from workflows.payment_messages import PaymentForCheckout, PaymentInput, PaymentNotification
     from workflows.search_attributes import EXTERNAL_REFERENCE, PLAN_ID, USER_ID
     from workflows.settlement import Settled, checkout_status_after, settle
 
 # Signals are capped per execution; continue as new long before that.
-_MAX_HINTS_PER_RUN = 1000
-# how long an unknown payment's hints are absorbed when the gateway does not say
+_MAX_NOTIFICATIONS_PER_RUN = 1000
+# how long an unknown payment's notifications are absorbed when the gateway does not say
 _DEFAULT_UNKNOWN_RECHECK = timedelta(minutes=10)
 
 
@@ -49,43 +49,46 @@ class _Unknown:
 @workflow.defn
 class PaymentWorkflow:
     @workflow.init
-    def __init__(self, input: PaymentRouterInput) -> None:
+    def __init__(self, input: PaymentInput) -> None:
         self._payment_id = input.mercadopago_payment_id
-        self._hints = input.pending_hints
-        self._hints_this_run = 0
+        self._notifications = input.pending_notifications
+        self._notifications_this_run = 0
         self._routed: set[str] = set()  # statuses already handed on
         self._searchable = False  # search attributes set (once per run)
 
     @workflow.signal
     def notify(self, notification: PaymentNotification) -> None:
-        self._hints += 1
-        self._hints_this_run += 1
+        self._notifications += 1
+        self._notifications_this_run += 1
 
     @workflow.run
-    async def run(self, input: PaymentRouterInput) -> None:
+    async def run(self, input: PaymentInput) -> None:
         idle = timedelta(seconds=input.idle_seconds)
         while True:
             try:
-                await workflow.wait_condition(lambda: self._hints > 0, timeout=idle)
+                await workflow.wait_condition(lambda: self._notifications > 0, timeout=idle)
             except TimeoutError:
                 return  # quiet for a while: a later notification starts a fresh run
-            self._hints = 0
+            self._notifications = 0
             handled = await self._handle()
             if not handled:
                 return
             if isinstance(handled, _Unknown):
-                # hints arriving meanwhile only count: the read after the window covers them all
+                # notifications arriving meanwhile only count: the read after the window covers them all
                 # (a flood that reaches the per-run cap ends the wait early, to continue as new)
                 try:
                     await workflow.wait_condition(
-                        lambda: self._hints_this_run >= _MAX_HINTS_PER_RUN, timeout=handled.recheck
+                        lambda: self._notifications_this_run >= _MAX_NOTIFICATIONS_PER_RUN, timeout=handled.recheck
                     )
                 except TimeoutError:
                     pass
-            if self._hints_this_run >= _MAX_HINTS_PER_RUN or workflow.info().is_continue_as_new_suggested():
+            if (
+                self._notifications_this_run >= _MAX_NOTIFICATIONS_PER_RUN
+                or workflow.info().is_continue_as_new_suggested()
+            ):
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                if workflow.patched(patches.ROUTER_CARRIES_PENDING_HINTS.id):
-                    input = input.model_copy(update={"pending_hints": self._hints})
+                if workflow.patched(patches.PAYMENT_CARRIES_PENDING_NOTIFICATIONS.id):
+                    input = input.model_copy(update={"pending_notifications": self._notifications})
                 workflow.continue_as_new(input)
 
     async def _handle(self) -> bool | _Unknown:

@@ -1,4 +1,4 @@
-"""Starting a checkout: update-with-start on the checkout workflow, which answers with the preference.
+"""POST /api/payments/checkout: update-with-start on the checkout workflow, which answers with the preference.
 
 The API never calls MercadoPago: the workflow creates the preference and returns it through the
 update, so a replayed Idempotency-Key lands on the same workflow and gets the same preference.

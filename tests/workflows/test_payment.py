@@ -21,7 +21,7 @@ async def test_repeated_notifications_of_one_payment_apply_it_once(saga: Saga):
     await saga.notify(payment_id)
 
     assert (await checkout.handle.result()).status == CheckoutStatus.COMPLETED
-    await saga.router(payment_id).result()  # every notification handled: the router went idle
+    await saga.payment_workflow(payment_id).result()  # every notification handled: the payment workflow went idle
     assert saga.store.subscription_events(checkout.user_id) == ["subscription.activated"]
     assert saga.mercadopago.refunds == []
 
@@ -48,10 +48,12 @@ async def test_a_notification_after_the_checkout_closed_does_not_apply_the_payme
     checkout = await saga.start_checkout(MONTHLY)
     payment_id = await saga.pay(checkout)
     assert (await checkout.handle.result()).status == CheckoutStatus.COMPLETED
-    await saga.router(payment_id).result()
+    await saga.payment_workflow(payment_id).result()
 
-    await saga.notify(payment_id)  # a new routing run: the checkout is closed, the router settles alone
-    await saga.router(payment_id).result()
+    await saga.notify(
+        payment_id
+    )  # a new payment workflow run: the checkout is closed, the payment workflow settles alone
+    await saga.payment_workflow(payment_id).result()
 
     assert len(saga.mercadopago.reads_of(payment_id)) == 2
     assert saga.store.subscription_events(checkout.user_id) == ["subscription.activated"]
@@ -70,7 +72,7 @@ async def test_a_refund_after_the_checkout_closed_takes_the_period_back(saga: Sa
     await eventually(
         lambda: _events(saga, checkout.user_id, 2), timeout=10, what="the subscription takes the period back"
     )
-    await saga.router(payment_id).result()
+    await saga.payment_workflow(payment_id).result()
 
     assert saga.store.subscription_events(checkout.user_id) == ["subscription.activated", "subscription.revoked"]
     view = await saga.subscription(checkout.user_id).query(SubscriptionWorkflow.view)
@@ -84,7 +86,7 @@ async def test_an_unknown_payment_is_read_once_and_not_audited(saga: Saga):
     unknown = new_payment_id()
 
     await saga.notify(unknown)
-    await saga.router(unknown).result()  # back-off, then idle: the router ends
+    await saga.payment_workflow(unknown).result()  # back-off, then idle: the payment workflow ends
 
     assert len(saga.mercadopago.reads_of(unknown)) == 1
     assert saga.store.audit_actions(unknown) == []
