@@ -9,12 +9,14 @@ import shutil
 import subprocess
 
 import pytest
+import yaml
 
 from tests.observability.deploy_queries import (
     ALERT_RULES,
     ALERT_TESTS,
     DASHBOARDS,
     PROMETHEUS_CONFIG,
+    alert_expressions,
     all_expressions,
     dashboard_expressions,
 )
@@ -97,3 +99,47 @@ def test_every_query_names_a_paysaga_or_temporal_metric():
         names = metric_names(expr)
         assert names, f"{where}: no metric in {expr!r}"
         assert all(name.startswith(("paysaga_", "temporal_")) or name == "up" for name in names), (where, names)
+
+
+def test_dashboard_panels_have_unique_ids_and_do_not_overlap():
+    for path in DASHBOARDS:
+        panels = json.loads(path.read_text())["panels"]
+        ids = [panel["id"] for panel in panels]
+        assert len(ids) == len(set(ids)), (path.name, ids)
+        cells: dict[tuple[int, int], str] = {}
+        for panel in panels:
+            grid = panel["gridPos"]
+            assert grid["x"] >= 0 and grid["x"] + grid["w"] <= 24, (path.name, panel["title"])
+            for x in range(grid["x"], grid["x"] + grid["w"]):
+                for y in range(grid["y"], grid["y"] + grid["h"]):
+                    assert (x, y) not in cells, f"{path.name}: {panel['title']!r} overlaps {cells[x, y]!r}"
+                    cells[x, y] = panel["title"]
+
+
+CAPACITY_ALERTS = ("WorkerSlotsSaturated", "WorkflowTaskScheduleToStartSlow", "ActivityScheduleToStartSlow")
+
+
+def test_worker_capacity_alerts_are_tested_firing_and_quiet():
+    assert set(CAPACITY_ALERTS) <= set(alert_expressions())
+    cases = [case for test in yaml.safe_load(ALERT_TESTS.read_text())["tests"] for case in test["alert_rule_test"]]
+    for alert in CAPACITY_ALERTS:
+        expected = [case["exp_alerts"] for case in cases if case["alertname"] == alert]
+        assert any(expected) and not all(expected), f"{alert}: promtool needs a case where it fires and one where not"
+
+
+def test_worker_dashboard_shows_slots_and_schedule_to_start():
+    queries = {
+        where: expr for where, expr in dashboard_expressions().items() if where.startswith("temporal-worker.json")
+    }
+    for metric in (
+        "temporal_worker_task_slots_used",
+        "temporal_worker_task_slots_available",
+        "temporal_workflow_task_schedule_to_start_latency_seconds_bucket",
+        "temporal_activity_schedule_to_start_latency_seconds_bucket",
+    ):
+        assert any(metric in metric_names(expr) for expr in queries.values()), metric
+    for quantile in ("0.5", "0.95"):
+        assert any(
+            f"histogram_quantile({quantile}," in expr and "workflow_task_schedule_to_start" in expr
+            for expr in queries.values()
+        ), quantile
