@@ -212,25 +212,15 @@ class MercadoPagoActivities:
 
     @activity.defn(name="mercadopago.search_recent_payments")
     def search_recent_payments(self, window: PaymentWindow) -> list[PaymentSnapshot]:
-        """Every payment created in the window, page by page."""
+        """Every payment created in the window, page by page (runs started before reconciliation
+        paged through the window itself)."""
         found: list[PaymentSnapshot] = []
-        offset, page = 0, 100
         while True:
-            filters = {
-                "range": "date_created",
-                "begin_date": _mercadopago_time(window.begin),
-                "end_date": _mercadopago_time(window.end),
-                "sort": "date_created",
-                "criteria": "asc",
-                "limit": page,
-                "offset": offset,
-            }
-            # called right here, before the loop moves on
-            body = self._call("search_payments", lambda: self._sdk.payment().search(filters, self._options()))  # noqa: B023
-            results = body.get("results", [])
-            found.extend(payment_snapshot(item) for item in results)
-            offset += len(results)
-            if not results or offset >= int(body.get("paging", {}).get("total", 0)):
+            page = self.search_payments_page(
+                PaymentPageRequest(begin=window.begin, end=window.end, offset=len(found), limit=100)
+            )
+            found.extend(page.payments)
+            if not page.payments or len(found) >= page.total:
                 return found
 
     @activity.defn(name="mercadopago.search_payments_page")

@@ -93,10 +93,9 @@ class ReconciliationWorkflow:
         )
         hints: list[PaymentHint] = []
         for payment in found:
-            ours = stored.get(payment.mercadopago_payment_id)
-            if ours is not None and merge_status(ours, payment.status) == ours:
-                continue  # in step (or ahead: statuses only move forward)
-            reason = "missing" if ours is None else f"{ours}->{payment.status}"
+            reason = _drift(stored.get(payment.mercadopago_payment_id), payment.status)
+            if reason is None:
+                continue
             await audit(
                 "reconciliation.drift",
                 None,
@@ -126,10 +125,9 @@ class ReconciliationWorkflow:
         )
         drifted: list[str] = []
         for payment in found:
-            ours = stored.get(payment.mercadopago_payment_id)
-            if ours is not None and merge_status(ours, payment.status) == ours:
+            reason = _drift(stored.get(payment.mercadopago_payment_id), payment.status)
+            if reason is None:
                 continue
-            reason = "missing" if ours is None else f"{ours}->{payment.status}"
             await audit(
                 "reconciliation.drift",
                 None,
@@ -144,6 +142,16 @@ class ReconciliationWorkflow:
             )
             drifted.append(payment.mercadopago_payment_id)
         return ReconcileReport(checked=len(found), drifted=drifted)
+
+
+def _drift(ours: PaymentStatus | None, theirs: PaymentStatus) -> str | None:
+    """Why the read model differs from MercadoPago, or None when it is in step (or ahead:
+    statuses only move forward)."""
+    if ours is None:
+        return "missing"
+    if merge_status(ours, theirs) == ours:
+        return None
+    return f"{ours}->{theirs}"
 
 
 def _advance(cursor: ReconcileCursor, page: list[PaymentSnapshot], drifted: list[str]) -> ReconcileCursor:

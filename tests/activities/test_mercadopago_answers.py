@@ -121,3 +121,44 @@ def _payment_body() -> dict:
         "currency_id": "ARS",
         "date_created": "2026-01-01T00:00:00.000-04:00",
     }
+
+
+class _PagedSearch:
+    """MercadoPago's payment search over `count` payments, answering `limit` from `offset`."""
+
+    def __init__(self, count: int) -> None:
+        self.items = [
+            {
+                "id": 9_000 + n,
+                "status": "approved",
+                "currency_id": "ARS",
+                "transaction_amount": 1,
+                "date_created": "2026-01-15T12:00:00.000+00:00",
+            }
+            for n in range(count)
+        ]
+        self.offsets: list[int] = []
+
+    def payment(self):
+        return self
+
+    def search(self, filters, _options):
+        offset, limit = filters["offset"], filters["limit"]
+        self.offsets.append(offset)
+        return {
+            "status": 200,
+            "response": {"results": self.items[offset : offset + limit], "paging": {"total": len(self.items)}},
+        }
+
+
+def test_the_whole_window_search_of_older_runs_reads_every_page():
+    from datetime import UTC, datetime
+
+    from domain.gateway import PaymentWindow
+
+    sdk = _PagedSearch(250)
+    mp = MercadoPagoActivities(sdk, timeout_seconds=1, back_urls={})
+    end = datetime(2026, 1, 16, tzinfo=UTC)
+    found = mp.search_recent_payments(PaymentWindow(begin=end - timedelta(hours=48), end=end))
+    assert [p.mercadopago_payment_id for p in found] == [str(9_000 + n) for n in range(250)]
+    assert sdk.offsets == [0, 100, 200]
