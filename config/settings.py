@@ -101,7 +101,7 @@ class Settings(BaseSettings):
     max_request_body_bytes: int = Field(default=64 * 1024, ge=1024)
     # the codec endpoints carry a workflow event's Temporal payloads, base64 in JSON: Temporal
     # refuses payloads over 2 MiB, about 2.7 MiB once encoded
-    max_codec_body_bytes: int = Field(default=4 * 1024 * 1024, ge=64 * 1024)
+    max_codec_body_bytes: int = Field(default=4 * 1024 * 1024, ge=64 * 1024, le=16 * 1024 * 1024)
     # the MercadoPago circuit breaker: open after this many consecutive failures (0: never),
     # fail fast while open, let one trial call through after the cool-down
     mercadopago_breaker_failures: int = Field(default=5, ge=0)

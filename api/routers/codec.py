@@ -18,9 +18,6 @@ from config.payload_codec import AesGcmCodec, UndecodablePayload, codec_from_set
 
 router = APIRouter(prefix="/codec", tags=["operators"])
 
-# The UI sends a workflow's payloads in one request; a history's worth fits well below this.
-MAX_BODY_BYTES = 16 * 1024 * 1024
-
 
 def _codec(request: Request, settings) -> AesGcmCodec | None:
     state = request.app.state
@@ -30,9 +27,7 @@ def _codec(request: Request, settings) -> AesGcmCodec | None:
 
 
 async def _payloads(request: Request) -> list[Payload]:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise ApiError(413, "payload_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
+    # the body's size is bounded before this reads it (MAX_CODEC_BODY_BYTES, api/body_limit.py)
     try:
         body = await request.json()
         items = body["payloads"]
