@@ -84,11 +84,3 @@ def verify_signature(
         raise SignatureRejected(MALFORMED) from None
     if tolerance_seconds > 0 and abs(now() - header.seconds) > tolerance_seconds:
         raise SignatureRejected("TimestampOutOfTolerance")
-
-
-def signature_seconds(x_signature: str) -> float | None:
-    """The `ts` of an `x-signature` header in seconds, or None unless the header is well formed."""
-    try:
-        return parse_signature_header(x_signature).seconds
-    except SignatureRejected:
-        return None
