@@ -1,4 +1,10 @@
-"""The worker process: hosts every workflow and activity of paysaga on one task queue.
+"""The worker process: hosts every workflow and activity of paysaga, on two task queues.
+
+The checkout queue carries what a buyer waits for (checkout workflows and their preference
+creation); the main queue everything else (payments, subscriptions, reconciliation, events,
+retention). Each has its own slots, sized to the machine (config/worker_slots.py), so a burst of
+background work never delays a buyer's checkout, and the worker never takes on more than it can
+finish within a task's timeout.
 
 Run more of them, on any host, to scale out. SIGTERM or Ctrl-C stops it cleanly: in-flight
 activities finish (or are retried elsewhere), workflows simply continue on another worker.
@@ -38,6 +44,7 @@ from activities.store import StoreActivities
 from activities.subscriptions import SubscriptionActivities
 from config.settings import ConfigurationError, Settings, load_settings
 from config.temporal import connect_temporal
+from config.worker_slots import worker_slots
 from domain.plans import load_catalogue
 from events.dispatch import EventKicker, ensure_sweep_schedule
 from store.database import create_engine, create_session_factory
@@ -197,19 +204,36 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     instrument_engine(engine)
     session_factory = create_session_factory(engine)
     await sync_plans(session_factory, load_catalogue(settings.plans_file))
-    with ThreadPoolExecutor(max_workers=32, thread_name_prefix="mercadopago") as executor:
-        worker = Worker(
-            client,
-            task_queue=settings.temporal_task_queue,
-            workflows=WORKFLOWS,
-            activities=build_activities(settings, client, session_factory),
-            activity_executor=executor,
-            max_cached_workflows=settings.worker_max_cached_workflows,
-            graceful_shutdown_timeout=timedelta(seconds=10),
-            interceptors=[ActivityLogContext()],
-        )
-        async with worker:
-            log.info("worker polling task queue %r at %s", settings.temporal_task_queue, settings.temporal_address)
+    slots = worker_slots(settings)
+    activities = build_activities(settings, client, session_factory)
+    # a thread for every activity slot of both queues: a MercadoPago call (the SDK is blocking)
+    # never waits for a thread while its timeout runs
+    with ThreadPoolExecutor(max_workers=2 * slots.activities, thread_name_prefix="mercadopago") as executor:
+
+        def worker(task_queue: str, workflows: list) -> Worker:
+            return Worker(
+                client,
+                task_queue=task_queue,
+                workflows=workflows,
+                activities=activities,
+                activity_executor=executor,
+                tuner=slots.tuner(),
+                max_cached_workflows=settings.worker_max_cached_workflows,
+                graceful_shutdown_timeout=timedelta(seconds=10),
+                interceptors=[ActivityLogContext()],
+            )
+
+        # checkout runs started on the main queue before it had its own still finish there
+        checkout = worker(settings.checkout_task_queue, [CheckoutWorkflow])
+        background = worker(settings.temporal_task_queue, WORKFLOWS)
+        async with checkout, background:
+            log.info(
+                "worker polling task queues %r and %r at %s (slots per queue: %s)",
+                settings.checkout_task_queue,
+                settings.temporal_task_queue,
+                settings.temporal_address,
+                slots,
+            )
             await stop.wait()
             log.info("stopping: letting in-flight activities finish")
     await engine.dispose()

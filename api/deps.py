@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
 from api.auth import InvalidToken, Principal, decode_token
+from api.checkout_admission import CheckoutAdmission
 from api.coalesced_relay import CoalescedRelay
 from api.errors import ApiError
 from api.inbox import WebhookInbox
@@ -63,6 +64,10 @@ async def get_webhook_inbox(request: Request) -> WebhookInbox:
 
 async def get_payment_hint_relay(request: Request) -> CoalescedRelay[PaymentNotification]:
     return request.app.state.payment_hint_relay
+
+
+async def get_checkout_admission(request: Request) -> CheckoutAdmission:
+    return request.app.state.checkout_admission
 
 
 async def get_ipn_rate_limiter(request: Request) -> IpnRateLimiter:
@@ -123,5 +128,6 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 UserDep = Annotated[Principal, Depends(current_user)]
 WebhookInboxDep = Annotated[WebhookInbox, Depends(get_webhook_inbox)]
 PaymentHintRelayDep = Annotated[CoalescedRelay[PaymentNotification], Depends(get_payment_hint_relay)]
+CheckoutAdmissionDep = Annotated[CheckoutAdmission, Depends(get_checkout_admission)]
 IpnRateLimiterDep = Annotated[IpnRateLimiter, Depends(get_ipn_rate_limiter)]
 SignatureFailureLimiterDep = Annotated[FailureRateLimiter, Depends(get_signature_failure_limiter)]

@@ -18,6 +18,7 @@ from temporalio.client import Client
 
 from api import docs
 from api.body_limit import RequestBodyLimit
+from api.checkout_admission import CheckoutAdmission
 from api.cors import SettingsCORSMiddleware
 from api.errors import ERROR_RESPONSES, install_error_handlers
 from api.inbox import WebhookInbox
@@ -98,6 +99,7 @@ def _lifespan(given: Settings | None):
         app.state.inbox = inbox
         app.state.payment_hint_relay = webhooks.payment_hint_relay(temporal, settings)
         # what an unsigned hint, or a source whose signatures keep failing, may cost
+        app.state.checkout_admission = CheckoutAdmission(settings.checkout_max_in_flight)
         app.state.ipn_rate_limiter = IpnRateLimiter(settings.ipn_rate_limit_per_ip, settings.ipn_rate_limit_global)
         app.state.signature_failure_limiter = FailureRateLimiter(settings.webhook_invalid_signature_rate_limit_per_ip)
         # demo tokens and the storefront (DEV_ROUTES=1), the docs (API_DOCS): only once settings are known

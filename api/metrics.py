@@ -52,6 +52,13 @@ class ApiMetrics:
             "Checkouts started (replays not counted)",
             registry=self.registry,
         )
+        self.checkouts_busy = Counter(
+            "paysaga_checkouts_busy_total",
+            "Checkouts answered 503 checkout_busy: full (too many in flight, nothing started) or"
+            " slow (the preference was not ready in CHECKOUT_ANSWER_TIMEOUT; a retry gets it)",
+            ["reason"],
+            registry=self.registry,
+        )
 
     def webhook(self, topic: str | None, outcome: str, refusal: str | None = None) -> None:
         label = topic if topic in KNOWN_TOPICS else ("none" if topic is None else "other")

@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "payments"
+    # the buyer-facing queue: checkout workflows and their preference creation run here, on
+    # their own worker slots, so a buyer's checkout never waits behind webhooks, reconciliations
+    # or event deliveries; unset: `<TEMPORAL_TASK_QUEUE>-checkout`
+    temporal_checkout_task_queue: str | None = None
     temporal_api_key: str | None = None
     temporal_tls_cert: str | None = None
     temporal_tls_key: str | None = None
@@ -125,6 +129,19 @@ class Settings(BaseSettings):
     # worker's memory however many are open: each cached workflow holds about 0.2 MiB (its
     # sandbox), so 200 keep the worker near 220 MiB at any number of open workflows
     worker_max_cached_workflows: int = Field(default=200, ge=100)
+    # what one worker takes on at once, per task queue (config/worker_slots.py sizes the defaults
+    # to the machine): workflow tasks are CPU work under one GIL, so a few per core; activities
+    # mostly wait on MercadoPago or the database, so more. Work beyond them waits on the server,
+    # where it costs nothing, instead of in the worker, where it would outlive its timeout
+    worker_workflow_task_slots: int | None = Field(default=None, ge=1)
+    worker_activity_slots: int | None = Field(default=None, ge=1)
+    worker_local_activity_slots: int | None = Field(default=None, ge=1)
+
+    # POST /api/payments/checkout: how long the API waits for the workflow's preference, and how
+    # many checkout calls one API process has in flight; beyond either the answer is 503
+    # `checkout_busy` with Retry-After, and a retry with the same Idempotency-Key gets the same checkout
+    checkout_answer_timeout: IsoDuration = timedelta(seconds=1.5)
+    checkout_max_in_flight: int = Field(default=32, ge=1)
     log_level: str = "INFO"
 
     event_webhook_urls: str | None = None
@@ -167,6 +184,10 @@ class Settings(BaseSettings):
             if url.strip() and not url.strip().startswith(("http://", "https://")):
                 raise ValueError(f"not an http(s) URL: {url.strip()!r}")
         return value
+
+    @property
+    def checkout_task_queue(self) -> str:
+        return self.temporal_checkout_task_queue or f"{self.temporal_task_queue}-checkout"
 
     @property
     def event_webhook_url_list(self) -> list[str]:

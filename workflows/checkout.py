@@ -56,20 +56,28 @@ class CheckoutWorkflow:
     @workflow.run
     async def run(self, input: CheckoutInput) -> CheckoutOutcome:
         started = workflow.info().start_time
+        request = CreatePreferenceInput(
+            checkout_id=input.checkout_id,
+            external_reference=input.external_reference,
+            user_id=input.user_id,
+            plan=input.plan,
+            idempotency_key=idempotency_key(workflow.info().workflow_id, "preference"),
+        )
         try:
-            preference = await local_first.execute(
-                "mercadopago.create_preference",
-                CreatePreferenceInput(
-                    checkout_id=input.checkout_id,
-                    external_reference=input.external_reference,
-                    user_id=input.user_id,
-                    plan=input.plan,
-                    idempotency_key=idempotency_key(workflow.info().workflow_id, "preference"),
-                ),
-                result_type=PreferenceCreated,
-                options=options.CREATE_PREFERENCE,
-                patch=patches.CREATE_PREFERENCE_LOCALLY_FIRST.id,
-            )
+            if workflow.patched(patches.CREATE_PREFERENCE_AS_ACTIVITY.id):
+                # an ordinary activity: under load a slow MercadoPago holds an activity slot,
+                # never this workflow task (which would outlive its timeout and run twice)
+                preference = await workflow.execute_activity(
+                    "mercadopago.create_preference", request, result_type=PreferenceCreated, **options.CREATE_PREFERENCE
+                )
+            else:
+                preference = await local_first.execute(
+                    "mercadopago.create_preference",
+                    request,
+                    result_type=PreferenceCreated,
+                    options=options.CREATE_PREFERENCE,
+                    patch=patches.CREATE_PREFERENCE_LOCALLY_FIRST.id,
+                )
         except local_first.FAILED as err:
             self._creation_failed = str(local_first.failure_of(err))
             await audit(

@@ -178,6 +178,36 @@ RETENTION_UNTIL_DONE = Patch(
     retire_when="Deprecation: once no RetentionWorkflow run started before it is open (a scheduled run).",
 )
 
+CREATE_PREFERENCE_AS_ACTIVITY = Patch(
+    id="create-preference-as-activity",
+    workflow="CheckoutWorkflow",
+    stage=Stage.PATCHED,
+    why=(
+        "The preference is created by an ordinary activity, not a local one first: under load a slow"
+        " MercadoPago call held the workflow task past its timeout, and the task then ran twice."
+    ),
+    old_branch=(
+        "checkout_paid_after_deprecation",
+        "checkout_refunded_after_deprecation",
+        "checkout_expired_after_deprecation",
+    ),
+    new_branch=("checkout_paid_as_activity",),
+    retire_when="Deprecation: CHECKOUT_DEADLINE (plus its reconciliation) after the change was deployed.",
+)
+
+READ_BACK_AS_ACTIVITY = Patch(
+    id="read-back-as-activity",
+    workflow="PaymentWorkflow",
+    stage=Stage.PATCHED,
+    why=(
+        "The payment is read back by an ordinary activity, not a local one first: under load a slow"
+        " MercadoPago call held the workflow task past its timeout, and the task then ran twice."
+    ),
+    old_branch=("payment_paid_after_deprecation", "payment_unknown_backs_off"),
+    new_branch=("payment_paid_as_activity", "payment_unknown_as_activity"),
+    retire_when="Deprecation: as HAND_TO_CHECKOUT_FROM_A_LOCAL_ACTIVITY.",
+)
+
 ALL = (
     RENEWAL_DUE,
     PAYMENT_SEARCH_ATTRIBUTES,
@@ -190,4 +220,6 @@ ALL = (
     PAYMENT_CARRIES_PENDING_NOTIFICATIONS,
     RECONCILE_PAGE_BY_PAGE,
     RETENTION_UNTIL_DONE,
+    CREATE_PREFERENCE_AS_ACTIVITY,
+    READ_BACK_AS_ACTIVITY,
 )

@@ -95,13 +95,20 @@ class PaymentWorkflow:
         """Read back, persist, route. False when there is nothing more this payment can become;
         _Unknown when MercadoPago does not know it (yet)."""
         try:
-            snapshot = await local_first.execute(
-                "mercadopago.get_payment",
-                self._payment_id,
-                result_type=PaymentSnapshot,
-                options=options.MERCADOPAGO,
-                patch=patches.READ_BACK_LOCALLY_FIRST.id,
-            )
+            if workflow.patched(patches.READ_BACK_AS_ACTIVITY.id):
+                # an ordinary activity: under load a slow MercadoPago holds an activity slot,
+                # never this workflow task (which would outlive its timeout and run twice)
+                snapshot = await workflow.execute_activity(
+                    "mercadopago.get_payment", self._payment_id, result_type=PaymentSnapshot, **options.MERCADOPAGO
+                )
+            else:
+                snapshot = await local_first.execute(
+                    "mercadopago.get_payment",
+                    self._payment_id,
+                    result_type=PaymentSnapshot,
+                    options=options.MERCADOPAGO,
+                    patch=patches.READ_BACK_LOCALLY_FIRST.id,
+                )
         except local_first.FAILED as err:
             failure = local_first.failure_of(err)
             if _not_found(failure) and workflow.patched(patches.UNKNOWN_PAYMENT_BACKS_OFF.id):

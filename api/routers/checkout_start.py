@@ -2,22 +2,38 @@
 
 The API never calls MercadoPago: the workflow creates the preference and returns it through the
 update, so a replayed Idempotency-Key lands on the same workflow and gets the same preference.
+
+Under more load than the worker serves, a checkout is answered 503 `checkout_busy` with
+Retry-After rather than late: at once when this process already waits on
+CHECKOUT_MAX_IN_FLIGHT checkouts (nothing is started), or after CHECKOUT_ANSWER_TIMEOUT when the
+preference is not ready yet (the workflow goes on; a retry with the same Idempotency-Key gets its
+checkout and its one preference).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
-from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.client import RPCTimeoutOrCancelledError, WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
-from api.deps import MetricsDep, PlansDep, SessionDep, SettingsDep, TemporalDep, UserDep, require_access
+from api.deps import (
+    CheckoutAdmissionDep,
+    MetricsDep,
+    PlansDep,
+    SessionDep,
+    SettingsDep,
+    TemporalDep,
+    UserDep,
+    require_access,
+)
 from api.errors import ApiError
 from api.schemas import CheckoutCreatedOut, CheckoutIn
-from api.temporal_calls import bounded
+from api.temporal_calls import TemporalUnavailable, is_unavailable
 from domain.references import external_reference_for
 from domain.statuses import CheckoutStatus
 from store.models import CheckoutRow
@@ -30,9 +46,6 @@ log = logging.getLogger("paysaga.api.checkout")
 
 router = APIRouter(prefix="/api/payments", tags=["checkout"])
 
-# The contract promises an answer within 10 s; keep headroom for the rest of the request.
-CHECKOUT_TIMEOUT_SECONDS = 9.0
-
 
 @router.post("/checkout", status_code=201, response_model=CheckoutCreatedOut)
 async def start_checkout(
@@ -44,6 +57,7 @@ async def start_checkout(
     temporal: TemporalDep,
     session: SessionDep,
     metrics: MetricsDep,
+    admission: CheckoutAdmissionDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)] = None,
 ) -> CheckoutCreatedOut:
     require_access(user, body.user_id)
@@ -64,7 +78,7 @@ async def start_checkout(
             deadline_seconds=settings.checkout_deadline.total_seconds(),
         ),
         id=workflow_id,
-        task_queue=settings.temporal_task_queue,
+        task_queue=settings.checkout_task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         # a checkout that ended is answered from the read model, never bought twice;
         # only a failed one may run again under the same key
@@ -74,26 +88,47 @@ async def start_checkout(
         ),
         static_summary=f"Checkout Pro: {plan.code} ({plan.price} {plan.currency}) for user {body.user_id}",
     )
-    try:
-        created: CheckoutCreated = await bounded(
-            temporal.execute_update_with_start_workflow(
-                CheckoutWorkflow.request_preference,
-                CheckoutRequest(user_id=body.user_id, plan_id=plan.id),
-                start_workflow_operation=start,
-            ),
-            CHECKOUT_TIMEOUT_SECONDS,
-            "start checkout",
-        )
-    except WorkflowAlreadyStartedError:
-        created = await _ended_checkout(session, checkout_id, plan.id)
-    except WorkflowUpdateFailedError as exc:
-        raise _refusal(idempotency_key, exc) from None
+    with admission.admit() as admitted:
+        if not admitted:
+            metrics.checkouts_busy.labels(reason="full").inc()
+            raise _busy(idempotency_key, retry_after=2)
+        try:
+            created: CheckoutCreated = await asyncio.wait_for(
+                temporal.execute_update_with_start_workflow(
+                    CheckoutWorkflow.request_preference,
+                    CheckoutRequest(user_id=body.user_id, plan_id=plan.id),
+                    start_workflow_operation=start,
+                ),
+                settings.checkout_answer_timeout.total_seconds(),
+            )
+        except (TimeoutError, RPCTimeoutOrCancelledError):  # the SDK reports the cancelled wait as the latter
+            metrics.checkouts_busy.labels(reason="slow").inc()
+            raise _busy(idempotency_key, retry_after=1) from None
+        except WorkflowAlreadyStartedError:
+            created = await _ended_checkout(session, checkout_id, plan.id)
+        except WorkflowUpdateFailedError as exc:
+            raise _refusal(idempotency_key, exc) from None
+        except Exception as exc:
+            if is_unavailable(exc):
+                log.warning("temporal start checkout failed: %s: %s", type(exc).__name__, exc)
+                raise TemporalUnavailable("start checkout") from None
+            raise
 
     if created.replayed:
         response.status_code = 200
     else:
         metrics.checkouts_started.inc()
     return CheckoutCreatedOut.model_validate(created)
+
+
+def _busy(idempotency_key: str | None, *, retry_after: int) -> ApiError:
+    again = "with the same Idempotency-Key" if idempotency_key else "with an Idempotency-Key, so a retry finds it"
+    return ApiError(
+        503,
+        "checkout_busy",
+        f"the checkout is not ready yet; retry in {retry_after} s {again}",
+        headers={"Retry-After": str(retry_after)},
+    )
 
 
 def _key_reused() -> ApiError:

@@ -16,11 +16,13 @@ from decimal import Decimal
 import pytest
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from domain.statuses import SubscriptionStatus
 from store.models import CheckoutRow
 from tests.api.helpers import ADMIN, ALICE, BOB, bearer, serve
+from tests.support.waiting import eventually
 from workflows import search_attributes as sa
 from workflows.checkout import KEY_REUSED
 from workflows.checkout_messages import CheckoutCreated, CheckoutInput, CheckoutRequest
@@ -28,6 +30,7 @@ from workflows.ids import checkout_id_for, checkout_workflow_id, subscription_wo
 from workflows.subscription_messages import CancelSubscription, SubscriptionView
 
 CREATED_AT = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+SLOW_BUYER = 77
 
 
 @workflow.defn(name="CheckoutWorkflow")
@@ -37,6 +40,8 @@ class StandInCheckout:
         self.input = input
         self.created: CheckoutCreated | None = None
         self.finished = False
+        # a slow buyer's preference is ready only once released
+        self.released = input.user_id != SLOW_BUYER
 
     @workflow.run
     async def run(self, input: CheckoutInput) -> None:
@@ -44,6 +49,7 @@ class StandInCheckout:
 
     @workflow.update
     async def request_preference(self, request: CheckoutRequest) -> CheckoutCreated:
+        await workflow.wait_condition(lambda: self.released)
         if self.created is not None:
             return self.created.model_copy(update={"replayed": True})
         self.created = CheckoutCreated(
@@ -64,6 +70,10 @@ class StandInCheckout:
     @workflow.signal
     def finish(self) -> None:
         self.finished = True
+
+    @workflow.signal
+    def release(self) -> None:
+        self.released = True
 
 
 @workflow.defn(name="SubscriptionWorkflow")
@@ -104,12 +114,19 @@ def live_settings(make_settings, temporal_env):
 
 @asynccontextmanager
 async def stand_ins(temporal_env, settings):
-    async with Worker(
+    checkouts = Worker(
+        temporal_env.client,
+        task_queue=settings.checkout_task_queue,
+        workflows=[StandInCheckout],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    )
+    subscriptions = Worker(
         temporal_env.client,
         task_queue=settings.temporal_task_queue,
-        workflows=[StandInCheckout, StandInSubscription],
+        workflows=[StandInSubscription],
         workflow_runner=UnsandboxedWorkflowRunner(),
-    ):
+    )
+    async with checkouts, subscriptions:
         yield
 
 
@@ -207,6 +224,64 @@ async def test_checkout_for_another_user_is_403_unless_admin(live_settings, temp
     assert forbidden.status_code == 403 and forbidden.json()["error"] == "forbidden"
     assert admin.status_code == 201
     assert anonymous.status_code == 401
+
+
+async def test_a_checkout_not_ready_in_time_is_busy_and_a_retry_with_its_key_gets_it(live_settings, temporal_env, db):
+    settings = live_settings(checkout_answer_timeout="PT0.3S")
+    key = f"order-{uuid.uuid4()}"
+    async with stand_ins(temporal_env, settings), serve(settings) as client:
+        started = time.monotonic()
+        busy = await client.post("/api/payments/checkout", **_checkout(settings, user_id=SLOW_BUYER, key=key))
+        answered_in = time.monotonic() - started
+        handle = temporal_env.client.get_workflow_handle(checkout_workflow_id(checkout_id_for(SLOW_BUYER, key)))
+        await handle.signal(StandInCheckout.release)
+        retried = await client.post("/api/payments/checkout", **_checkout(settings, user_id=SLOW_BUYER, key=key))
+        again = await client.post("/api/payments/checkout", **_checkout(settings, user_id=SLOW_BUYER, key=key))
+        metrics = (await client.get("/metrics")).text
+    assert busy.status_code == 503 and busy.json()["error"] == "checkout_busy"
+    assert busy.headers["Retry-After"] == "1" and "same Idempotency-Key" in busy.json()["message"]
+    assert answered_in < 2
+    # the workflow went on: the retry lands on it and gets the one preference it made
+    assert retried.status_code in (200, 201) and retried.json()["checkoutId"] == checkout_id_for(SLOW_BUYER, key)
+    assert again.status_code == 200 and again.json() == retried.json()
+    assert 'paysaga_checkouts_busy_total{reason="slow"} 1.0' in metrics
+
+
+async def test_checkouts_beyond_the_in_flight_limit_are_refused_at_once_and_start_nothing(
+    live_settings, temporal_env, db
+):
+    settings = live_settings(checkout_max_in_flight=1, checkout_answer_timeout="PT10S")
+    slow_key, refused_key = f"order-{uuid.uuid4()}", f"order-{uuid.uuid4()}"
+    async with stand_ins(temporal_env, settings), serve(settings) as client:
+        waiting = asyncio.create_task(
+            client.post("/api/payments/checkout", **_checkout(settings, user_id=SLOW_BUYER, key=slow_key))
+        )
+        slow = temporal_env.client.get_workflow_handle(checkout_workflow_id(checkout_id_for(SLOW_BUYER, slow_key)))
+        await eventually(lambda: _started(slow), timeout=10)
+        started = time.monotonic()
+        refused = await client.post("/api/payments/checkout", **_checkout(settings, key=refused_key))
+        answered_in = time.monotonic() - started
+        refused_started = await _started(
+            temporal_env.client.get_workflow_handle(checkout_workflow_id(checkout_id_for(ALICE, refused_key)))
+        )
+        await slow.signal(StandInCheckout.release)
+        first = await waiting
+        after = await client.post("/api/payments/checkout", **_checkout(settings, key=refused_key))
+        metrics = (await client.get("/metrics")).text
+    assert refused.status_code == 503 and refused.json()["error"] == "checkout_busy"
+    assert refused.headers["Retry-After"] == "2" and answered_in < 1
+    assert not refused_started
+    assert first.status_code == 201
+    assert after.status_code == 201  # the refused key's first answer
+    assert 'paysaga_checkouts_busy_total{reason="full"} 1.0' in metrics
+
+
+async def _started(handle) -> bool:
+    try:
+        await handle.describe()
+    except RPCError:
+        return False
+    return True
 
 
 async def test_unknown_plan_is_404(make_settings, db):

@@ -206,6 +206,29 @@ async def record_fewer_tasks(stack: RunningStack) -> None:
     await _save(client, histories)
 
 
+async def record_as_activity(stack: RunningStack) -> None:
+    """MercadoPago called from ordinary activities (CREATE_PREFERENCE_AS_ACTIVITY,
+    READ_BACK_AS_ACTIVITY): a paid checkout and its payment workflow, and an unknown payment that
+    backs off, reads once more and ends idle."""
+    client = await stack.temporal()
+    paid = await new_checkout(stack, 10)
+    payment = await pay(stack, paid["preferenceId"])
+    await wait_checkout(stack, 10, paid["checkoutId"], "COMPLETED")
+    unknown = "999999999996"
+    async with stack.api() as api:
+        for _ in range(3):
+            (await api.post(f"/api/webhooks/mercadopago?topic=payment&id={unknown}", json={})).raise_for_status()
+    handle = client.get_workflow_handle(payment_workflow_id(unknown))
+    await handle.result()
+    histories: dict[str, str | tuple[str, str]] = {
+        "checkout_paid_as_activity": checkout_workflow_id(paid["checkoutId"]),
+        "payment_paid_as_activity": payment_workflow_id(str(payment["id"])),
+        "payment_unknown_as_activity": (payment_workflow_id(unknown), handle.result_run_id),
+    }
+    await _wait_closed_or_current(client, checkout_workflow_id(paid["checkoutId"]))
+    await _save(client, histories)
+
+
 async def record_pressure(stack: RunningStack) -> None:
     """A payment MercadoPago does not know: its workflow absorbs a burst of notifications, reads
     once more after the back-off window, then ends idle. And a reconciliation paged over 300
@@ -266,7 +289,7 @@ async def _wait_closed_or_current(client, workflow_id: str) -> None:
 
 def main() -> None:
     """`... record_histories retention` (or `local-first`, `fewer-tasks`, `pressure`, `retention-until-done`,
-    `after-deprecation`) records only that scenario."""
+    `after-deprecation`, `as-activity`) records only that scenario."""
     name = " ".join(sys.argv[1:])
     scenario = {
         "retention": record_retention,
@@ -275,9 +298,10 @@ def main() -> None:
         "pressure": record_pressure,
         "retention-until-done": record_retention_until_done,
         "after-deprecation": record_after_deprecation,
+        "as-activity": record_as_activity,
     }.get(name, record)
     # the unknown payment's back-off, short enough to record
-    env = {"UNKNOWN_PAYMENT_RECHECK_AFTER": "PT3S"} if name == "pressure" else None
+    env = {"UNKNOWN_PAYMENT_RECHECK_AFTER": "PT3S"} if name in ("pressure", "as-activity") else None
     with tempfile.TemporaryDirectory() as var_dir:
         stack = Stack(free_stack_config(Path(var_dir), sqlite_url(var_dir), env))
         stack.start()
