@@ -116,7 +116,12 @@ def test_dashboard_panels_have_unique_ids_and_do_not_overlap():
                     cells[x, y] = panel["title"]
 
 
-CAPACITY_ALERTS = ("WorkerSlotsSaturated", "WorkflowTaskScheduleToStartSlow", "ActivityScheduleToStartSlow")
+CAPACITY_ALERTS = (
+    "WorkerSlotsSaturated",
+    "WorkflowTaskScheduleToStartSlow",
+    "ActivityScheduleToStartSlow",
+    "CheckoutsBusy",
+)
 
 
 def test_worker_capacity_alerts_are_tested_firing_and_quiet():
