@@ -33,6 +33,19 @@ log = logging.getLogger("paysaga.telemetry")
 
 SDK_SCRAPE_TIMEOUT_SECONDS = 2.0
 
+# The SDK's default buckets jump 0.1, 0.5, 1, 5, 10 s: too coarse to tell a task that waited
+# 50 ms from one that waited 2 s (the alerts' threshold, and a buyer's patience at checkout)
+_SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+LATENCY_BUCKETS = {
+    name: _SECONDS
+    for name in (
+        "workflow_task_schedule_to_start_latency",
+        "activity_schedule_to_start_latency",
+        "workflow_task_execution_latency",
+        "activity_execution_latency",
+    )
+}
+
 
 def split_address(address: str) -> tuple[str, int]:
     """`host:port` or `[v6]:port`."""
@@ -59,6 +72,7 @@ def sdk_runtime(attempts: int = 5) -> tuple[Runtime, str]:
                 counters_total_suffix=True,
                 unit_suffix=True,
                 durations_as_seconds=True,
+                histogram_bucket_overrides=LATENCY_BUCKETS,
             )
             # the SDK core's own log lines go through Python logging, so they come out as JSON too
             core_logs = LoggingConfig(

@@ -96,3 +96,10 @@ async def test_worker_serves_sdk_and_business_metrics_at_one_address(observed, p
         if s.name.endswith("_count") and s.labels["operation"] == "get_payment" and s.labels["outcome"] == "ok"
     ]
     assert calls and calls[0].value >= 1
+    # schedule-to-start is measured at the alerts' 2 s threshold, not interpolated between 1 and 5 s
+    waits = [
+        s.labels["le"]
+        for s in families["temporal_workflow_task_schedule_to_start_latency_seconds"].samples
+        if s.name.endswith("_bucket")
+    ]
+    assert {float(le) for le in waits} >= {0.05, 2.0}, waits
