@@ -1,6 +1,7 @@
 """python -m bench: measure paysaga against the floor of its Temporal server and print the table.
 
 The full run (the defaults) takes about half an hour per backend; `--quick` two or three minutes.
+The load ramp (`--phases ramp`) is asked for by name: about 10 minutes per backend and dev server.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from bench import machine as host
 from bench.report import render
-from bench.run import PHASES, Options, log, measure
+from bench.run import DEFAULT_PHASES, PHASES, Options, log, measure
 from bench.stack import POSTGRES_ADMIN_URL, running
 from devstack.stack import temporal_binary
 
@@ -31,7 +32,11 @@ QUICK = dict(
     open_workflows=200,
     slices=1,
     catch_up_limit=30.0,
+    ramp_buyers=(2, 8),
+    ramp_seconds=10.0,
+    ramp_warm_up=3.0,
 )
+DEV_SERVERS = ("tuned", "default")
 
 
 def _numbers(text: str) -> tuple[int, ...]:
@@ -68,8 +73,25 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, Options]:
     p.add_argument(
         "--phases",
         type=_names(PHASES),
-        default=PHASES,
-        help=f"which measurements, comma-separated [{','.join(PHASES)}]",
+        default=DEFAULT_PHASES,
+        help=f"which measurements, comma-separated, of {','.join(PHASES)} [{','.join(DEFAULT_PHASES)}]",
+    )
+    p.add_argument(
+        "--dev-server",
+        type=_names(DEV_SERVERS),
+        default=("tuned",),
+        help="the Temporal dev server's settings, comma-separated: tuned (devstack's: SQLite in WAL mode, "
+        "task queues read as work arrives), default (its own) [tuned]",
+    )
+    p.add_argument(
+        "--ramp-buyers",
+        type=_numbers,
+        default=None,
+        help=f"the ramp's steps, buyers at once, comma-separated [{','.join(map(str, d.ramp_buyers))}]",
+    )
+    p.add_argument("--ramp-seconds", type=float, default=None, help=f"each ramp step, measured [{d.ramp_seconds}]")
+    p.add_argument(
+        "--ramp-warm-up", type=float, default=None, help=f"before each ramp step, not counted [{d.ramp_warm_up}]"
     )
     p.add_argument(
         "--concurrency", type=int, default=d.concurrency, help=f"in flight: raw signals vs webhooks [{d.concurrency}]"
@@ -142,6 +164,9 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, Options]:
         "slices",
         "rate_slices",
         "catch_up_limit",
+        "ramp_buyers",
+        "ramp_seconds",
+        "ramp_warm_up",
     ):
         if getattr(args, name) is not None:
             values[name] = getattr(args, name)
@@ -174,13 +199,15 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="paysaga-bench-") as scratch:
         base = args.var_dir or Path(scratch)
         for backend in args.backends:
-            print(f"{backend}: starting the stack", flush=True)
-            with running(backend, base / f"{backend}-{time.strftime('%Y%m%d-%H%M%S')}") as stack:
-                log(
-                    f"API {stack.config.api_url}, Temporal {stack.config.temporal_address}, "
-                    f"logs {stack.config.var_dir / 'logs'}"
-                )
-                results.append(asyncio.run(measure(stack, options)))
+            for dev_server in args.dev_server:
+                print(f"{backend}, {dev_server} dev server: starting the stack", flush=True)
+                var_dir = base / f"{backend}-{dev_server}-{time.strftime('%Y%m%d-%H%M%S')}"
+                with running(backend, var_dir, temporal_tuned=dev_server == "tuned") as stack:
+                    log(
+                        f"API {stack.config.api_url}, Temporal {stack.config.temporal_address}, "
+                        f"logs {stack.config.var_dir / 'logs'}"
+                    )
+                    results.append(asyncio.run(measure(stack, options)))
     about["load average (1/5/15 min, after)"] = " ".join(f"{x:.2f}" for x in __import__("os").getloadavg())
     report = render(results, options, about, versions, command)
     print()

@@ -24,8 +24,8 @@ class Connection:
 
     async def request(
         self, method: str, target: str, body: bytes = b"", headers: dict[str, str] | None = None
-    ) -> tuple[int, bytes]:
-        """(status, body). A connection the server closed is reopened once."""
+    ) -> tuple[int, dict[str, str], bytes]:
+        """(status, headers with lower-case names, body). A connection the server closed is reopened once."""
         for attempt in (1, 2):
             fresh = self._writer is None
             if fresh:
@@ -38,7 +38,9 @@ class Connection:
                     raise
         raise AssertionError("unreachable")
 
-    async def _exchange(self, method: str, target: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    async def _exchange(
+        self, method: str, target: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, dict[str, str], bytes]:
         lines = [f"{method} {target} HTTP/1.1", f"Host: {self._host_header}", f"Content-Length: {len(body)}"]
         lines += [f"{name}: {value}" for name, value in headers.items()]
         assert self._writer is not None and self._reader is not None  # connected by request()
@@ -46,20 +48,17 @@ class Connection:
         head = await self._reader.readuntil(b"\r\n\r\n")
         status_line, *header_lines = head.decode("latin-1").split("\r\n")
         status = int(status_line.split(" ", 2)[1])
-        length, close = 0, False
+        answer_headers = {}
         for line in header_lines:
             name, _, value = line.partition(":")
-            name = name.lower()
-            if name == "content-length":
-                length = int(value)
-            elif name == "connection" and "close" in value.lower():
-                close = True
-            elif name == "transfer-encoding":
-                raise HttpError("chunked answers are not supported by this client")
+            answer_headers[name.lower()] = value.strip()
+        if "transfer-encoding" in answer_headers:
+            raise HttpError("chunked answers are not supported by this client")
+        length = int(answer_headers.get("content-length", 0))
         payload = await self._reader.readexactly(length) if length else b""
-        if close:
+        if "close" in answer_headers.get("connection", "").lower():
             self.close()
-        return status, payload
+        return status, answer_headers, payload
 
     def close(self) -> None:
         if self._writer is not None:
@@ -77,6 +76,14 @@ class ConnectionPool:
     async def request(
         self, method: str, target: str, body: bytes = b"", headers: dict[str, str] | None = None
     ) -> tuple[int, bytes]:
+        """(status, body)."""
+        status, _, payload = await self.exchange(method, target, body, headers)
+        return status, payload
+
+    async def exchange(
+        self, method: str, target: str, body: bytes = b"", headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
+        """(status, headers with lower-case names, body)."""
         connection = self._idle.pop() if self._idle else Connection(self._base_url)
         try:
             answer = await connection.request(method, target, body, headers)

@@ -8,6 +8,7 @@ import json
 import random
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -29,7 +30,17 @@ SAGA_TIMEOUT_SECONDS = 60.0
 # Under load the server can miss waking a result's long poll, which then returns only when the
 # poll expires (20 s): ask again every second, so a figure is the saga's, never the poll's.
 RESULT_POLL_SECONDS = 1.0
+# (accepted, seconds): each answer to a checkout call, a 503 checkout_busy being not accepted
+Answered = Callable[[bool, float], None]
 PLAN = Plan(id=1, code="BASIC", name="Plan BASIC", price=Decimal("9.99"), currency="ARS", billing_cycle="monthly")
+
+
+def _error_code(body: bytes) -> str:
+    """The API's error code (`temporal_unavailable`), else the body's start."""
+    try:
+        return str(json.loads(body).get("error", ""))
+    except (ValueError, AttributeError):
+        return body[:60].decode(errors="replace")
 
 
 class Refused(Exception):
@@ -37,11 +48,7 @@ class Refused(Exception):
     def answer(cls, what: str, status: int, body: bytes) -> Refused:
         """`what answered 503 temporal_unavailable`: the status and the API's error code, short
         enough to count alike in the report."""
-        try:
-            code = json.loads(body).get("error", "")
-        except (ValueError, AttributeError):
-            code = body[:60].decode(errors="replace")
-        return cls(f"{what} answered {status} {code}".rstrip())
+        return cls(f"{what} answered {status} {_error_code(body)}".rstrip())
 
 
 class Paysaga:
@@ -103,18 +110,32 @@ class Paysaga:
             token = self._tokens[user_id] = jwt.encode(claims, DEV_JWT_SECRET, algorithm="HS256")
         return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
-    async def open_checkout(self, _index: int = 0, user_id: int | None = None) -> dict:
-        """POST /api/payments/checkout as a new user: the answer carries the preference."""
+    async def open_checkout(
+        self, _index: int = 0, user_id: int | None = None, answered: Answered | None = None
+    ) -> dict:
+        """POST /api/payments/checkout as a new user, as the storefront does: one Idempotency-Key
+        per purchase, and a `503 checkout_busy` retried with the same key after its Retry-After
+        (for up to SAGA_TIMEOUT_SECONDS). The answer carries the preference."""
         user_id = user_id or next(self._users)
         body = json.dumps({"userId": user_id, "planId": PLAN.id}).encode()
-        status, answer = await self.api.request("POST", "/api/payments/checkout", body, self._headers(user_id))
-        if status != 201:
-            raise Refused.answer("checkout", status, answer)
-        return {**json.loads(answer), "userId": user_id}
+        headers = {**self._headers(user_id), "Idempotency-Key": uuid.uuid4().hex}
+        deadline = time.monotonic() + SAGA_TIMEOUT_SECONDS
+        while True:
+            asked = time.perf_counter()
+            status, answer_headers, answer = await self.api.exchange("POST", "/api/payments/checkout", body, headers)
+            busy = status == 503 and _error_code(answer) == "checkout_busy"
+            if answered is not None and (busy or status in (200, 201)):
+                answered(not busy, time.perf_counter() - asked)
+            if status in (200, 201):  # 200: a retried key's checkout, answered before
+                return {**json.loads(answer), "userId": user_id}
+            wait = max(1.0, float(answer_headers.get("retry-after", 1)))
+            if not busy or time.monotonic() + wait > deadline:
+                raise Refused.answer("checkout", status, answer)
+            await asyncio.sleep(wait)
 
-    async def saga(self, _index: int) -> None:
+    async def saga(self, _index: int, answered: Answered | None = None) -> None:
         """A whole purchase: checkout, the buyer pays on the sandbox, the subscription is ACTIVE."""
-        checkout = await self.open_checkout()
+        checkout = await self.open_checkout(answered=answered)
         paid = json.dumps({"preference_id": checkout["preferenceId"], "status": "approved"}).encode()
         status, answer = await self.sandbox.request(
             "POST", "/sandbox/payments", paid, {"Content-Type": "application/json"}

@@ -5,9 +5,16 @@ from __future__ import annotations
 import math
 
 from bench.load import Sample
+from bench.ramp import RampStep, at_most, knee_verdict
 from bench.run import BackendResult, Options
 
 BACKEND_NAMES = {"sqlite": "embedded (SQLite)", "postgresql": "PostgreSQL"}
+
+
+def _names(results: list[BackendResult]) -> list[str]:
+    """A column's name: the backend, and the dev server's settings once some run had its defaults."""
+    both = any(r.dev_server != "tuned" for r in results)
+    return [BACKEND_NAMES.get(r.backend, r.backend) + (f", {r.dev_server} dev server" if both else "") for r in results]
 
 
 def _ms(seconds: float) -> str:
@@ -120,15 +127,75 @@ def render(
     )
     row("run time", lambda r: f"{r.seconds:.0f} s")
 
-    names = [BACKEND_NAMES.get(r.backend, r.backend) for r in results]
+    names = _names(results)
     lines = [f"Command: `{command}`", ""]
     lines += ["| machine | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in machine.items()]
     lines += ["", "| versions | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in versions.items()]
-    lines += ["", "| measure | " + " | ".join(names) + " | target |", "|---|" + "---|" * len(names) + "---|"]
-    lines += [f"| {label} | " + " | ".join(cells) + f" | {target} |" for label, cells, target in rows]
+    if set(options.phases) - {"ramp"}:
+        lines += ["", "| measure | " + " | ".join(names) + " | target |", "|---|" + "---|" * len(names) + "---|"]
+        lines += [f"| {label} | " + " | ".join(cells) + f" | {target} |" for label, cells, target in rows]
+    lines += _ramp_tables(results, options)
     lines += _cpu_tables(results)
     lines += _work_tables(results)
     return "\n".join(lines) + "\n"
+
+
+def _ramp_tables(results: list[BackendResult], options: Options) -> list[str]:
+    """Per step of the ramp: throughput against the floor, checkout answers, refusals, timeouts, waits."""
+
+    def rows(result: BackendResult) -> list[list[str]]:
+        floor = result.floor.get("complete")
+        return [_ramp_row(step, floor.rate if floor else 0.0) for step in result.ramp]
+
+    lines = _per_backend(
+        results,
+        f"Load ramp, {{name}}: closed loop, {options.ramp_seconds:.0f} s a step after "
+        f"{options.ramp_warm_up:.0f} s of warm-up (schedule-to-start p50 / p95 by task queue: "
+        "the bucket of the worker's histogram they fall in)",
+        [
+            "buyers",
+            "sagas/s",
+            "÷ floor",
+            "checkout p50 / p99",
+            "refused (p99)",
+            "errors",
+            "workflow-task timeouts",
+            '"not found"',
+            "workflow task schedule-to-start",
+            "activity schedule-to-start",
+        ],
+        rows,
+    )
+    for result, name in zip(results, _names(results), strict=True):
+        if result.ramp:
+            floor = result.floor.get("complete")
+            lines += ["", f"{name}: {knee_verdict(result.ramp)}; the floor completed {_rate(floor)}."]
+    return lines
+
+
+def _ramp_row(step: RampStep, floor_rate: float) -> list[str]:
+    refused = step.refusals
+    return [
+        str(step.buyers),
+        f"{step.rate:.2f}",
+        f"{step.rate / floor_rate:.2f}" if floor_rate else "–",
+        _latency(step.checkouts),
+        f"{refused.ok} ({_ms(refused.p99)} ms)" if refused.ok else "0",
+        _errors(step.sagas),
+        f"{step.task_timeouts} of {step.workflows} workflows",
+        "–" if step.not_found is None else str(step.not_found),
+        _waits(step, "workflow task"),
+        _waits(step, "activity"),
+    ]
+
+
+def _waits(step: RampStep, kind: str) -> str:
+    cells = [
+        f"{queue}: {at_most(p50)} / {at_most(p95)}"
+        for (k, queue), (p50, p95) in sorted(step.schedule_to_start.items())
+        if k == kind
+    ]
+    return "; ".join(cells) or "–"
 
 
 def _work_tables(results: list[BackendResult]) -> list[str]:
@@ -167,10 +234,9 @@ def _cpu_tables(results: list[BackendResult]) -> list[str]:
 def _per_backend(results: list[BackendResult], title: str, header: list[str], rows) -> list[str]:
     """One table per backend, of the rows `rows(result)` gives (none: no table)."""
     lines: list[str] = []
-    for result in results:
+    for result, name in zip(results, _names(results), strict=True):
         body = rows(result)
         if body:
-            name = BACKEND_NAMES.get(result.backend, result.backend)
             lines += ["", title.format(name=name), "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
             lines += ["| " + " | ".join(cells) + " |" for cells in body]
     return lines

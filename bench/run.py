@@ -14,13 +14,16 @@ from bench.floor import Floor
 from bench.load import Sample, closed_loop, fixed_rate, merged
 from bench.machine import cpu_seconds, loaded_libraries, resident_mb
 from bench.paysaga import Paysaga
+from bench.ramp import RampStep, knee_verdict, step, summary
 from bench.stack import BenchStack
 from bench.work import TemporalWork, work_of
 from config.settings import Settings
 from config.temporal import connect_temporal
+from devstack.stack import HOST
 
 WARM_UP_SAGAS = 4
-PHASES = ("floor", "webhooks", "rates", "sagas", "burst", "memory")
+PHASES = ("floor", "webhooks", "rates", "sagas", "burst", "ramp", "memory")
+DEFAULT_PHASES = tuple(p for p in PHASES if p != "ramp")  # the ramp takes minutes per step: asked for by name
 
 
 @dataclass
@@ -40,17 +43,22 @@ class Options:
     slices: int = 3  # the closed-loop comparison alternates floor and paysaga this many times
     rate_slices: int = 1  # and each fixed rate this many times
     catch_up_limit: float = 120.0  # seconds to wait for workers to finish what a slice left them
-    phases: tuple[str, ...] = PHASES
+    ramp_buyers: tuple[int, ...] = (5, 10, 20, 40, 80)  # the ramp's steps: buyers at once
+    ramp_seconds: float = 60.0  # each step's measured window
+    ramp_warm_up: float = 10.0  # before each window, not counted
+    phases: tuple[str, ...] = DEFAULT_PHASES
 
 
 @dataclass
 class BackendResult:
     backend: str
+    dev_server: str = "tuned"  # the Temporal dev server's settings: "tuned" (devstack's) or "default"
     floor: dict[str, Sample] = field(default_factory=dict)
     webhooks: dict[str, Sample] = field(default_factory=dict)
     rates: list[tuple[int, Sample, Sample]] = field(default_factory=list)  # rate, raw, webhook
     sagas: dict[str, Sample] = field(default_factory=dict)
     burst: dict[str, Sample] = field(default_factory=dict)
+    ramp: list[RampStep] = field(default_factory=list)
     memory: dict[str, float] = field(default_factory=dict)
     api_libraries: dict[str, bool] = field(default_factory=dict)
     catch_up: dict[str, float] = field(default_factory=dict)  # seconds workers needed after the load stopped
@@ -68,7 +76,7 @@ def log(message: str) -> None:
 
 async def measure(running: BenchStack, options: Options) -> BackendResult:
     started = time.monotonic()
-    result = BackendResult(running.backend)
+    result = BackendResult(running.backend, "tuned" if running.config.temporal_tuned else "default")
     config = running.config
     settings = Settings(temporal_address=config.temporal_address)
     client = await connect_temporal(settings)
@@ -103,6 +111,8 @@ async def measure(running: BenchStack, options: Options) -> BackendResult:
             await _sagas(ctx)
         if "burst" in options.phases:
             await _burst(ctx)
+        if "ramp" in options.phases:
+            await _ramp(running, ctx)
         if "memory" in options.phases:
             await _memory(running, ctx)
     finally:
@@ -187,6 +197,11 @@ async def _floor(ctx: _Context) -> None:
     result.floor["signal"] = await closed_loop(floor.signal, concurrency=c, count=len(floor.started))
     log(f"  {_summary(result.floor['signal'])}")
     ctx.caught_up("floor starts", await ctx.quiet("BenchFloor"))
+    await _floor_complete(ctx)
+
+
+async def _floor_complete(ctx: _Context) -> None:
+    floor, options, result = ctx.floor, ctx.options, ctx.result
     log(f"floor: whole workflows (signal-with-start → activity → end), {options.saga_concurrency} in flight")
     before = ctx.cpu()
     result.floor["complete"] = await closed_loop(
@@ -266,6 +281,29 @@ async def _burst(ctx: _Context) -> None:
     result.burst["sagas"] = sagas
     log(f"  burst: {_summary(result.burst['webhooks'])}")
     log(f"  sagas during the burst: {_summary(sagas)}")
+
+
+async def _ramp(running: BenchStack, ctx: _Context) -> None:
+    options, result = ctx.options, ctx.result
+    if "complete" not in result.floor:  # the floor the steps are measured against, in the same run
+        await _floor_complete(ctx)
+    floor_rate = result.floor["complete"].rate
+    metrics_url = f"http://{HOST}:{running.config.worker_metrics_port}/metrics"
+    for buyers in options.ramp_buyers:
+        log(f"ramp: {buyers} buyers at once, {options.ramp_warm_up:.0f} s warm-up + {options.ramp_seconds:.0f} s")
+        result.ramp.append(
+            await step(
+                ctx.paysaga,
+                ctx.client,
+                metrics_url,
+                running.stack.processes["worker"].log_path,
+                buyers=buyers,
+                seconds=options.ramp_seconds,
+                warm_up=options.ramp_warm_up,
+            )
+        )
+        log(f"  {summary(result.ramp[-1], floor_rate)}")
+    log(f"  {knee_verdict(result.ramp)}")
 
 
 async def _memory(running: BenchStack, ctx: _Context) -> None:

@@ -69,8 +69,11 @@ def precompile() -> None:
 
 
 @contextmanager
-def running(backend: str, var_dir: Path, env: dict[str, str] | None = None) -> Iterator[BenchStack]:
-    """Start everything on free ports (Temporal keeps its state in a file, as `make run` does)."""
+def running(
+    backend: str, var_dir: Path, env: dict[str, str] | None = None, *, temporal_tuned: bool = True
+) -> Iterator[BenchStack]:
+    """Start everything on free ports (Temporal keeps its state in a file, as `make run` does);
+    `temporal_tuned=False`: the dev server with its default settings."""
     var_dir.mkdir(parents=True, exist_ok=True)
     precompile()
     database_url = _create_postgres_database() if backend == "postgresql" else None
@@ -84,6 +87,7 @@ def running(backend: str, var_dir: Path, env: dict[str, str] | None = None) -> I
         api_port=free_port(),
         worker_metrics_port=free_port(),
         env=env or {},
+        temporal_tuned=temporal_tuned,
     )
     stack = Stack(config)
     ready_file = var_dir / "floor-worker.ready"

@@ -140,7 +140,7 @@ class Settings(BaseSettings):
     # POST /api/payments/checkout: how long the API waits for the workflow's preference, and how
     # many checkout calls one API process has in flight; beyond either the answer is 503
     # `checkout_busy` with Retry-After, and a retry with the same Idempotency-Key gets the same checkout
-    checkout_answer_timeout: IsoDuration = timedelta(seconds=1.5)
+    checkout_answer_timeout: IsoDuration = timedelta(seconds=1)
     checkout_max_in_flight: int = Field(default=32, ge=1)
     log_level: str = "INFO"
 

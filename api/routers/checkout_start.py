@@ -7,13 +7,15 @@ Under more load than the worker serves, a checkout is answered 503 `checkout_bus
 Retry-After rather than late: at once when this process already waits on
 CHECKOUT_MAX_IN_FLIGHT checkouts (nothing is started), or after CHECKOUT_ANSWER_TIMEOUT when the
 preference is not ready yet (the workflow goes on; a retry with the same Idempotency-Key gets its
-checkout and its one preference).
+checkout and its one preference). A key whose preference exists is answered from the read model
+without calling Temporal, so retries cost no workflow work.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
@@ -66,6 +68,13 @@ async def start_checkout(
         raise ApiError(404, "plan_not_found", f"plan {body.plan_id} does not exist")
 
     checkout_id = checkout_id_for(body.user_id, idempotency_key)
+    if idempotency_key is not None:
+        # a key whose preference exists (a retry after checkout_busy, a re-sent request) is
+        # answered from the read model: retries cost no workflow task, however many come
+        made = await _made_checkout(session, checkout_id, plan.id)
+        if made is not None:
+            response.status_code = 200
+            return CheckoutCreatedOut.model_validate(made)
     external_reference = external_reference_for(plan.id, body.user_id, checkout_id)
     workflow_id = checkout_workflow_id(checkout_id)
     start = WithStartWorkflowOperation(
@@ -88,10 +97,12 @@ async def start_checkout(
         ),
         static_summary=f"Checkout Pro: {plan.code} ({plan.price} {plan.currency}) for user {body.user_id}",
     )
+    _read_start_failure(start)
     with admission.admit() as admitted:
         if not admitted:
             metrics.checkouts_busy.labels(reason="full").inc()
-            raise _busy(idempotency_key, retry_after=2)
+            # spread over 1-3 s: buyers refused together should not all come back together
+            raise _busy(idempotency_key, retry_after=random.randint(1, 3))
         try:
             created: CheckoutCreated = await asyncio.wait_for(
                 temporal.execute_update_with_start_workflow(
@@ -121,6 +132,15 @@ async def start_checkout(
     return CheckoutCreatedOut.model_validate(created)
 
 
+def _read_start_failure(start: WithStartWorkflowOperation) -> None:
+    """The start operation holds the call's failure too, in a future of its own that nobody
+    awaits: asyncio would log every refused checkout as an error ("Future exception was never
+    retrieved"). Read it once it is settled (the SDK keeps the future private)."""
+    future = getattr(start, "_workflow_handle", None)
+    if isinstance(future, asyncio.Future):
+        future.add_done_callback(lambda done: done.cancelled() or done.exception())
+
+
 def _busy(idempotency_key: str | None, *, retry_after: int) -> ApiError:
     again = "with the same Idempotency-Key" if idempotency_key else "with an Idempotency-Key, so a retry finds it"
     return ApiError(
@@ -137,13 +157,13 @@ def _key_reused() -> ApiError:
     )
 
 
-async def _ended_checkout(session, checkout_id: str, plan_id: int) -> CheckoutCreated:
-    """The key's checkout workflow has completed: replay what it created, from the read model."""
+async def _made_checkout(session, checkout_id: str, plan_id: int) -> CheckoutCreated | None:
+    """What the key's checkout workflow created, from the read model (None: no preference yet)."""
     row = await session.get(CheckoutRow, checkout_id)
     if row is not None and row.plan_id != plan_id:
         raise _key_reused()
     if row is None or not (row.preference_id and row.init_point):
-        raise ApiError(409, "checkout_closed", "the checkout for this Idempotency-Key has ended; use a new key")
+        return None
     return CheckoutCreated(
         checkout_id=row.checkout_id,
         preference_id=row.preference_id,
@@ -153,6 +173,14 @@ async def _ended_checkout(session, checkout_id: str, plan_id: int) -> CheckoutCr
         created_at=row.created_at,
         replayed=True,
     )
+
+
+async def _ended_checkout(session, checkout_id: str, plan_id: int) -> CheckoutCreated:
+    """The key's checkout workflow has completed: replay what it created, from the read model."""
+    made = await _made_checkout(session, checkout_id, plan_id)
+    if made is None:
+        raise ApiError(409, "checkout_closed", "the checkout for this Idempotency-Key has ended; use a new key")
+    return made
 
 
 def _refusal(idempotency_key: str | None, exc: WorkflowUpdateFailedError) -> ApiError:
