@@ -30,6 +30,9 @@ class StackConfig:
     worker_metrics_port: int = 9464
     webhook_secret: str = DEV_WEBHOOK_SECRET
     dev_routes: bool = False  # DEV_ROUTES=1: demo tokens and the storefront (the run command sets it)
+    # the dev server tuned as below (SQLite in WAL mode, task queues read as work arrives);
+    # False: its defaults, as `temporal server start-dev` runs out of the box
+    temporal_tuned: bool = True
     env: dict[str, str] = field(default_factory=dict)  # extra settings for the API and the worker
 
     @property
@@ -157,15 +160,13 @@ class Stack:
             str(c.temporal_port),
             "--log-level",
             "warn",
-            "--sqlite-pragma",
-            "journal_mode=WAL",
-            "--sqlite-pragma",
-            "synchronous=NORMAL",
         ]
-        # The history service reads its queue of new tasks (a workflow task to dispatch) at most
-        # 20 times a second by default: past a short burst every workflow task then waits up to
-        # 50 ms before a worker can have it. One host, one shard: let it read as work arrives.
-        argv += ["--dynamic-config-value", f"history.transferProcessorMaxPollRPS={TRANSFER_POLL_RPS}"]
+        if c.temporal_tuned:
+            argv += ["--sqlite-pragma", "journal_mode=WAL", "--sqlite-pragma", "synchronous=NORMAL"]
+            # The history service reads its queue of new tasks (a workflow task to dispatch) at most
+            # 20 times a second by default: past a short burst every workflow task then waits up to
+            # 50 ms before a worker can have it. One host, one shard: let it read as work arrives.
+            argv += ["--dynamic-config-value", f"history.transferProcessorMaxPollRPS={TRANSFER_POLL_RPS}"]
         argv += (
             ["--ui-port", str(c.temporal_ui_port), "--ui-disable-news-fetch"] if c.temporal_ui_port else ["--headless"]
         )
