@@ -114,3 +114,61 @@ async def test_cancel_from_the_storefront_ends_the_subscription(page, storefront
     # the page keeps polling: a reload shows what the API says, still CANCELLED
     await page.reload()
     await expect(page.locator("#subscription-status")).to_have_text("CANCELLED")
+
+
+BUSY = {"error": "checkout_busy", "message": "too many checkouts at once; retry with the same Idempotency-Key"}
+
+
+async def _answer_busy(route, keys: list[str]) -> None:
+    keys.append(route.request.headers.get("idempotency-key", ""))
+    await route.fulfill(status=503, json=BUSY, headers={"Retry-After": "1"})
+
+
+async def test_a_busy_checkout_is_retried_with_the_same_key_and_proceeds(page, storefront_stack, user_id, shoot):
+    stack = storefront_stack
+    await sign_in(page, stack, user_id)
+    keys: list[str] = []
+    answers: list[int] = []
+
+    async def first_busy(route):
+        if not keys:
+            await _answer_busy(route, keys)  # the API's refusal when it is past saturation
+            return
+        keys.append(route.request.headers.get("idempotency-key", ""))
+        answer = await route.fetch()  # the real API from the second try on
+        answers.append((answer.status, await answer.json()))
+        await route.fulfill(response=answer)
+
+    await page.route("**/api/payments/checkout", first_busy)
+    await page.click("#subscribe-1")
+    # while it waits the Retry-After, the buyer sees why
+    await expect(page.locator("#shop-notice")).to_contain_text("Busy, retrying in 1 s")
+    await expect(page.locator("#subscribe-1")).to_have_text("Busy, retrying…")
+    await shoot("1-busy-retrying")
+    await page.wait_for_url(re.compile(re.escape(stack.config.sandbox_url) + r"/checkout/"))
+
+    assert len(keys) == 2, keys
+    assert keys[0] and keys[0] == keys[1], keys  # one purchase attempt, one key
+    [(status, created)] = answers
+    assert status == 201, created  # the first answer this checkout got: the refusal created nothing
+    assert created["preferenceId"] in page.url  # the buyer is on MercadoPago's page for it
+    async with stack.api(user_id) as api:
+        checkout = (await api.get(f"/api/checkouts/{created['checkoutId']}")).json()
+    assert checkout["status"] == "AWAITING_PAYMENT"
+
+
+async def test_a_checkout_busy_on_every_try_ends_in_a_clear_error(page, storefront_stack, user_id, shoot):
+    stack = storefront_stack
+    await sign_in(page, stack, user_id)
+    keys: list[str] = []
+    await page.route("**/api/payments/checkout", lambda route: _answer_busy(route, keys))
+
+    await page.click("#subscribe-2")
+    notice = page.locator("#shop-notice")
+    await expect(notice).to_contain_text("still busy after 5 tries", timeout=15_000)
+    await expect(notice).to_have_attribute("data-kind", "error")
+    await expect(page.locator("#subscribe-2")).to_have_text("Subscribe")
+    await expect(page.locator("#subscribe-2")).to_be_enabled()
+    await shoot("1-busy-gave-up")
+    assert len(keys) == 5 and len(set(keys)) == 1, keys  # bounded, and all one purchase attempt
+    assert "/storefront/" in page.url  # the buyer never left for MercadoPago

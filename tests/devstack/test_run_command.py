@@ -50,6 +50,7 @@ def test_the_run_command_serves_a_purchase_and_ctrl_c_stops_everything(tmp_path)
 
     import httpx
 
+    from tests.support.checkouts import start_checkout_retrying_sync
     from tests.support.stack import token
 
     ports = {name: free_port() for name in ("temporal", "ui", "sandbox", "api", "metrics")}
@@ -81,9 +82,7 @@ def test_the_run_command_serves_a_purchase_and_ctrl_c_stops_everything(tmp_path)
         api = f"http://127.0.0.1:{ports['api']}"
         assert api in banner and f"http://127.0.0.1:{ports['ui']}" in banner
         headers = {"Authorization": f"Bearer {token(1)}"}
-        checkout = httpx.post(
-            f"{api}/api/payments/checkout", json={"userId": 1, "planId": 1}, headers=headers, timeout=15
-        ).json()
+        checkout = start_checkout_retrying_sync(api, token(1), user_id=1).json()
         paid = httpx.post(
             f"http://127.0.0.1:{ports['sandbox']}/checkout/v1/pay",
             data={"pref_id": checkout["preferenceId"], "outcome": "approved"},

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 
+from tests.support.checkouts import CheckoutCall, assert_created, start_checkout_retrying
 from tests.support.waiting import eventually
 
 
-async def start_checkout(stack, user_id: int, plan_id: int = 1, key: str | None = None) -> httpx.Response:
-    headers = {"Idempotency-Key": key} if key else {}
+async def start_checkout(
+    stack, user_id: int, plan_id: int = 1, key: str | None = None, call: CheckoutCall | None = None
+) -> httpx.Response:
+    """POST the checkout with `key` (a fresh one when None), retrying `503 checkout_busy` with the
+    same key after its Retry-After, as the frontend does: a slow first checkout on a loaded
+    machine is answered on a retry, as the same checkout. Any other answer is returned as it came;
+    `call` records every try."""
     async with stack.api(user_id) as api:
-        return await api.post("/api/payments/checkout", json={"userId": user_id, "planId": plan_id}, headers=headers)
+        return await start_checkout_retrying(api, user_id, plan_id, key=key, call=call)
 
 
 async def new_checkout(stack, user_id: int, plan_id: int = 1) -> dict:
-    answer = await start_checkout(stack, user_id, plan_id)
-    assert answer.status_code == 201, answer.text
-    return answer.json()
+    call = CheckoutCall(uuid.uuid4().hex)
+    return assert_created(await start_checkout(stack, user_id, plan_id, call=call), call)
 
 
 async def pay(stack, preference_id: str, status: str = "approved", **overrides) -> dict:

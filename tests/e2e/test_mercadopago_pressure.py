@@ -16,7 +16,15 @@ from config.settings import DEV_WEBHOOK_SECRET
 from store.database import create_engine
 from store.models import PaymentRow
 from tests.api.helpers import signed_webhook
-from tests.e2e.purchases import audit_actions, knobs, new_checkout, pay, renotify, wait_subscription
+from tests.e2e.purchases import (
+    audit_actions,
+    knobs,
+    new_checkout,
+    pay,
+    renotify,
+    start_checkout,
+    wait_subscription,
+)
 from tests.support.stack import stack_on
 from tests.support.waiting import eventually
 from workflows.ids import payment_workflow_id
@@ -188,8 +196,7 @@ async def test_throttling_does_not_open_the_breaker_and_the_payment_is_read_afte
 
     # checkouts are still created at once: the circuit did not open
     assert await _worker_metric(stack, "paysaga_mercadopago_circuit_open") == 0
-    async with stack.api(user_id) as api:
-        answer = await api.post("/api/payments/checkout", json={"userId": user_id, "planId": 1})
+    answer = await start_checkout(stack, user_id)
     assert answer.status_code == 201, answer.text
     await wait_subscription(stack, user_id, "ACTIVE", timeout=30)
     throttled = await _worker_metric(stack, 'paysaga_mercadopago_throttled_total{operation="get_payment"}')

@@ -25,10 +25,13 @@ from pathlib import Path
 import httpx
 
 from sandbox.signing import signature_header
+from tests.support.checkouts import CheckoutCall, start_checkout_retrying
 from tests.support.stack import RunningStack, token
 from tests.support.waiting import eventually
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "load"
+# one checkout, its retries included, is answered within this (or counts as a failure)
+CHECKOUT_DEADLINE_SECONDS = 120.0
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,9 @@ class Purchase:
     checkout_id: str
     payment_id: str
     status: str  # as paid on the sandbox: approved / rejected
+    preference_id: str = ""
+    external_reference: str = ""
+    key: str = ""  # the Idempotency-Key its checkout was started (and retried) with
 
 
 @dataclass
@@ -65,7 +71,8 @@ class BurstResult:
     last_sent: float = 0.0
     applied_after: float | None = None  # seconds from the last webhook sent to all applied
     checkout_latencies: list[float] = field(default_factory=list)
-    checkout_retries: int = 0  # 503 answers to a checkout, tried again with its key
+    checkout_retries: int = 0  # checkout requests beyond each checkout's first (same key): refused or unanswered
+    checkout_calls: list[CheckoutCall] = field(default_factory=list)  # every checkout's attempts
 
     @property
     def approved(self) -> list[Purchase]:
@@ -173,36 +180,46 @@ class Burst:
                     json={"preference_id": created["preferenceId"], "status": status, "notify": False},
                 )
                 paid.raise_for_status()
-                purchase = Purchase(user_id, created["checkoutId"], str(paid.json()["id"]), status)
+                purchase = Purchase(
+                    user_id,
+                    created["checkoutId"],
+                    str(paid.json()["id"]),
+                    status,
+                    created["preferenceId"],
+                    created["externalReference"],
+                    created["key"],
+                )
                 self.result.purchases.append(purchase)
                 self._queue(purchase)
 
         await asyncio.gather(*(one(i) for i in range(self.checkouts)))
 
     async def _checkout(self, api: httpx.AsyncClient, user_id: int) -> dict | None:
-        key = uuid.uuid4().hex
-        headers = {"Authorization": f"Bearer {token(user_id)}", "Idempotency-Key": key}
-        body = {"userId": user_id, "planId": self.plan_id}
-        for attempt in range(30):
-            started = time.perf_counter()
-            try:
-                answer = await api.post("/api/payments/checkout", json=body, headers=headers)
-            except httpx.TransportError as exc:
-                if not self.retry_unavailable:
-                    self.result.checkout_failures.append(f"{type(exc).__name__}")
-                    return None
-            else:
-                if answer.status_code in (200, 201):
-                    self.result.checkout_latencies.append(time.perf_counter() - started)
-                    return answer.json()
-                if answer.status_code != 503:
-                    self.result.checkout_failures.append(f"{answer.status_code} {answer.text[:200]}")
-                    return None
-                # not started in time: the frontend tries again with the same key (same checkout)
-                self.result.checkout_retries += 1
-            await asyncio.sleep(min(2.0, 0.25 * (attempt + 1)))
-        self.result.checkout_failures.append("gave up after 30 attempts")
-        return None
+        """The checkout's answer (with its key), retried as a frontend does: `503 checkout_busy`
+        with the same key after its Retry-After (and, with `retry_unavailable`, any 503 or a
+        request that got no answer); None, counted as a failure, when it was never answered."""
+        call = CheckoutCall(uuid.uuid4().hex)
+        self.result.checkout_calls.append(call)
+        try:
+            answer = await start_checkout_retrying(
+                api,
+                user_id,
+                self.plan_id,
+                headers={"Authorization": f"Bearer {token(user_id)}"},
+                deadline=CHECKOUT_DEADLINE_SECONDS,
+                retry_unavailable=self.retry_unavailable,
+                call=call,
+            )
+        except httpx.TransportError as exc:
+            self.result.checkout_failures.append(type(exc).__name__)
+            return None
+        finally:
+            self.result.checkout_retries += max(0, len(call.attempts) - 1)
+        if answer.status_code not in (200, 201):
+            self.result.checkout_failures.append(f"{answer.status_code} {answer.text[:200]}")
+            return None
+        self.result.checkout_latencies.append(call.attempts[-1].seconds)
+        return {**answer.json(), "key": call.key}
 
     def _queue(self, purchase: Purchase) -> None:
         """The purchase's distinct notifications, plus exact duplicates up to the share."""
@@ -333,6 +350,14 @@ class Burst:
             gaps += len(broken)
         return gaps
 
+    async def check_one_preference_per_checkout(self) -> None:
+        """A checkout retried with its key is one checkout: every answer for a key named the same
+        checkout and preference, the read model holds exactly the checkouts that were answered
+        (a refused try left no checkout of its own), each with the preference it was answered
+        with, and MercadoPago (the sandbox) holds that preference for the checkout's external
+        reference."""
+        await check_one_preference_per_checkout(self.stack, self.result.checkout_calls, self.users)
+
     async def inbox_outcomes(self) -> Counter:
         rows = await self.stack.rows(
             "SELECT outcome, count(*) AS n FROM webhook_events WHERE topic = 'payment' AND resource_id IN "
@@ -345,6 +370,55 @@ class Burst:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         (ARTIFACTS / f"{name}.json").write_text(json.dumps(figures, indent=1))
         return figures
+
+
+async def check_one_preference_per_checkout(stack: RunningStack, calls: list[CheckoutCall], users) -> None:
+    """See Burst.check_one_preference_per_checkout; `calls` are every checkout started for `users`."""
+    answered: dict[str, dict] = {}  # checkout id -> its answer
+    for call in calls:
+        bodies = [a.body for a in call.attempts if a.status in (200, 201) and a.body]
+        if not bodies:
+            continue
+        # every answer for one key is the same checkout and the same preference
+        assert len({(b["checkoutId"], b["preferenceId"]) for b in bodies}) == 1, (call.key, bodies)
+        first = bodies[0]
+        assert first["checkoutId"] not in answered, f"two keys answered with checkout {first['checkoutId']}"
+        answered[first["checkoutId"]] = first
+    rows = await stack.rows(
+        "SELECT checkout_id, preference_id, external_reference FROM payment_preferences"
+        f" WHERE user_id IN ({_ints(users)})"
+    )
+    stored = {row["checkout_id"]: row for row in rows}
+    # one checkout per key that was answered: no try left a second checkout (with its preference) behind
+    unanswered = set(stored) - set(answered)
+    assert not unanswered, f"{len(unanswered)} checkouts no key was answered with, e.g. {sorted(unanswered)[:3]}"
+    assert set(answered) <= set(stored), sorted(set(answered) - set(stored))[:3]
+    for checkout_id, body in answered.items():
+        row = stored[checkout_id]
+        assert (row["preference_id"], row["external_reference"]) == (
+            body["preferenceId"],
+            body["externalReference"],
+        ), (checkout_id, row, body)
+    assert len({row["preference_id"] for row in rows}) == len(rows), "two checkouts share a preference"
+    # MercadoPago's side: each answered preference belongs to its checkout's external reference
+    async with httpx.AsyncClient(base_url=stack.config.sandbox_url, timeout=30) as sandbox:
+        limit = asyncio.Semaphore(16)
+
+        async def external_reference_of(preference_id: str) -> str | None:
+            async with limit:
+                answer = await sandbox.get(
+                    f"/checkout/preferences/{preference_id}", headers={"Authorization": "Bearer test"}
+                )
+            answer.raise_for_status()
+            return answer.json().get("external_reference")
+
+        held = await asyncio.gather(*(external_reference_of(b["preferenceId"]) for b in answered.values()))
+    mismatched = [
+        (b["preferenceId"], b["externalReference"], ref)
+        for b, ref in zip(answered.values(), held, strict=True)
+        if ref != b["externalReference"]
+    ]
+    assert not mismatched, mismatched[:3]
 
 
 def signed_request(secret: str, notice: Notice) -> tuple[str, dict[str, str], bytes]:

@@ -2,6 +2,10 @@
 50 at a time while checkouts keep starting. Every approved payment is applied exactly once,
 nothing answered 200 is lost, nothing answers 500. Figures go to test-artifacts/load/burst.json.
 
+Checkouts are started as the storefront starts them: a `503 checkout_busy` is tried again with the
+same Idempotency-Key after its Retry-After; however often that happens, each checkout ends with
+one preference, the one it was answered with.
+
 A webhook that could not be handed to Temporal within its time budget is answered 503 (the
 contract's load shedding) and sent again, as MercadoPago does, as is one whose connection dropped
 without an answer; the figures count both (and why connections dropped), and more than 2% of
@@ -41,8 +45,11 @@ async def test_burst_applies_every_approved_payment_exactly_once(stack, capsys):
         print(f"\nburst on {stack.backend}: {figures}")
 
     assert not result.checkout_failures, result.checkout_failures[:5]
-    # a checkout not started within its 10 s answers 503 and is retried with its key; rare
-    assert result.checkout_retries <= 0.02 * CHECKOUTS, result.checkout_retries
+    # a checkout refused while the API is busy (503 checkout_busy, Retry-After) is tried again with
+    # its key, as the storefront does: as many times as it takes, but it stays one checkout
+    refusals = [a for call in result.checkout_calls for a in call.attempts if a.status == 503]
+    assert all(a.error == "checkout_busy" and a.retry_after for a in refusals), refusals[:5]
+    await burst.check_one_preference_per_checkout()
     assert result.sent - result.retries >= 5 * CHECKOUTS
     assert result.duplicates >= 0.29 * (result.sent - result.retries)
     assert set(result.statuses) <= {200, 503, 0}, result.statuses  # never a 500, never refused

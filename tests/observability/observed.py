@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import uuid
 from dataclasses import dataclass
 
 from config.payload_codec import new_key_text
 from tests.observability.otlp_receiver import OtlpReceiver
+from tests.support.checkouts import CheckoutCall, assert_created, start_checkout_retrying
 from tests.support.stack import RunningStack
 
 UI_ORIGIN = "http://temporal-ui.test:8233"
@@ -42,10 +44,11 @@ def next_user_id() -> int:
 
 
 async def start_checkout(observed: Observed, user_id: int, plan_id: int = 1) -> dict:
+    call = CheckoutCall(uuid.uuid4().hex)
     async with observed.running.api(user_id) as api:
-        answer = await api.post("/api/payments/checkout", json={"userId": user_id, "planId": plan_id})
-    assert answer.status_code == 201, answer.text
-    return answer.json()
+        # a busy API (503 checkout_busy) is asked again with the same key after its Retry-After
+        answer = await start_checkout_retrying(api, user_id, plan_id, call=call)
+    return assert_created(answer, call)
 
 
 async def sandbox(observed: Observed, method: str, path: str, **kwargs) -> dict:

@@ -25,6 +25,9 @@ TEST_ENV = {
     "MERCADOPAGO_TIMEOUT_SECONDS": "3",
     "SUBSCRIPTION_CONTINUE_AS_NEW_AFTER": "3",
     "PLANS_FILE": str(TEST_PLANS),
+    # these tests are about what happens, not how fast: a checkout waits for its preference (a cold
+    # worker on a loaded machine can take seconds). tests/load/test_overload.py keeps the default.
+    "CHECKOUT_ANSWER_TIMEOUT": "PT10S",
 }
 
 

@@ -10,10 +10,11 @@ const SESSION_KEY = "paysaga.session";   // {userId, token}
 const CHECKOUT_KEY = "paysaga.checkout"; // the last checkout started in this tab
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, retryAfter = null) {
     super(message);
     this.status = status; // 0: the API could not be reached
     this.code = code;
+    this.retryAfter = retryAfter; // seconds the API asked us to wait (its Retry-After), or null
   }
 }
 
@@ -74,9 +75,18 @@ export async function request(method, path, { body, headers = {}, auth = true } 
   report(method, path, response.status);
   const payload = await response.json().catch(() => null);
   if (!response.ok) {
-    throw new ApiError(response.status, payload?.error ?? "http_error", payload?.message ?? response.statusText);
+    throw new ApiError(response.status, payload?.error ?? "http_error", payload?.message ?? response.statusText,
+      retryAfterSeconds(response.headers.get("Retry-After")));
   }
   return payload;
+}
+
+// Retry-After is either a number of seconds or an HTTP date; null when absent or unreadable.
+function retryAfterSeconds(header) {
+  if (!header) return null;
+  if (/^\d+$/.test(header.trim())) return Number(header.trim());
+  const at = Date.parse(header);
+  return Number.isNaN(at) ? null : Math.max(0, Math.ceil((at - Date.now()) / 1000));
 }
 
 // Pages may listen to `paysaga:api-call` to show what the frontend sent (see the API log panel).
@@ -84,7 +94,26 @@ function report(method, path, status) {
   window.dispatchEvent(new CustomEvent("paysaga:api-call", { detail: { method, path, status, at: new Date() } }));
 }
 
-const retryable = (error) => error.status === 0 || error.status === 503;
+// A checkout call is tried at most this many times for one click, waiting what the API asks
+// (Retry-After) between tries, but never longer than MAX_WAIT_SECONDS at a time.
+export const CHECKOUT_TRIES = 5;
+const MAX_WAIT_SECONDS = 10;
+const NETWORK_WAIT_SECONDS = 1; // the API could not be reached: it sent no Retry-After
+const RETRY_JITTER_SECONDS = 0.5;
+
+// 503 checkout_busy: the API has more checkouts in flight than it serves at once, or this one's
+// preference was not ready in time; it says when to come back (Retry-After). Any other 503 that
+// says when to come back, and a request that got no answer at all, are tried again the same way.
+function waitBeforeRetry(error) {
+  if (error.status === 0) return NETWORK_WAIT_SECONDS;
+  if (error.status !== 503) return null; // a real answer (401, 404, 409…): trying again changes nothing
+  if (error.code === "checkout_busy" || error.retryAfter != null) {
+    return Math.min(MAX_WAIT_SECONDS, Math.max(1, error.retryAfter ?? 1));
+  }
+  return null;
+}
+
+const sleep = (seconds) => new Promise((resolve) => setTimeout(resolve, seconds * 1000));
 
 // The endpoints this page uses, one function each.
 export const api = {
@@ -95,19 +124,29 @@ export const api = {
   plans: () => request("GET", "/api/plans", { auth: false }),
 
   // → {checkoutId, preferenceId, initPoint, sandboxInitPoint, externalReference, createdAt}
-  async startCheckout(userId, planId, idempotencyKey) {
-    const send = () =>
-      request("POST", "/api/payments/checkout", {
-        body: { userId, planId },
-        headers: { "Idempotency-Key": idempotencyKey },
-      });
-    try {
-      return await send();
-    } catch (error) {
-      if (!retryable(error)) throw error;
-      // the same key again: at most one checkout comes out of this click
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-      return send();
+  // The same Idempotency-Key on every try: the API answers a retried checkout with the same
+  // checkout and preference, so at most one checkout comes out of this click. `onRetry({try,
+  // tries, seconds, error})` is called before each wait, for the page to say what is happening.
+  async startCheckout(userId, planId, idempotencyKey, { onRetry = () => {} } = {}) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await request("POST", "/api/payments/checkout", {
+          body: { userId, planId },
+          headers: { "Idempotency-Key": idempotencyKey },
+        });
+      } catch (error) {
+        const seconds = waitBeforeRetry(error);
+        if (seconds === null) throw error;
+        if (attempt >= CHECKOUT_TRIES) {
+          const why = error.status === 0 ? "the API could not be reached" : "the checkout service is still busy";
+          throw new ApiError(error.status, error.code,
+            `${why} after ${CHECKOUT_TRIES} tries; please try again in a minute (last answer: ${error.message})`,
+            error.retryAfter);
+        }
+        onRetry({ try: attempt + 1, tries: CHECKOUT_TRIES, seconds, error });
+        // a moment more, at random: buyers refused together should not all come back together
+        await sleep(seconds + Math.random() * RETRY_JITTER_SECONDS);
+      }
     }
   },
 

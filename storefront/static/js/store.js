@@ -81,7 +81,15 @@ async function subscribe(plan, userId, button) {
   try {
     // POST /api/payments/checkout → {checkoutId, initPoint, externalReference, …}; the
     // Idempotency-Key is new for this click and reused if this click's request is re-sent
-    const checkout = await api.startCheckout(userId, plan.id, newIdempotencyKey());
+    // the same key on every retry of this click; a busy API says how long to wait (Retry-After)
+    const checkout = await api.startCheckout(userId, plan.id, newIdempotencyKey(), {
+      onRetry: ({ try: next, tries, seconds }) => {
+        button.textContent = "Busy, retrying…";
+        notify($("#shop-notice"),
+          `Busy, retrying in ${seconds} s… (try ${next} of ${tries}, same checkout)`, "info");
+      },
+    });
+    notify($("#shop-notice"), "");
     // remember it: the return page (and this one, later) watch it by checkoutId
     lastCheckout.set({
       checkoutId: checkout.checkoutId,
