@@ -30,6 +30,7 @@ SAGA_TIMEOUT_SECONDS = 60.0
 # Under load the server can miss waking a result's long poll, which then returns only when the
 # poll expires (20 s): ask again every second, so a figure is the saga's, never the poll's.
 RESULT_POLL_SECONDS = 1.0
+RETRY_JITTER_SECONDS = 0.5  # added at random to Retry-After, as the storefront does
 # (accepted, seconds): each answer to a checkout call, a 503 checkout_busy being not accepted
 Answered = Callable[[bool, float], None]
 PLAN = Plan(id=1, code="BASIC", name="Plan BASIC", price=Decimal("9.99"), currency="ARS", billing_cycle="monthly")
@@ -131,7 +132,7 @@ class Paysaga:
             wait = max(1.0, float(answer_headers.get("retry-after", 1)))
             if not busy or time.monotonic() + wait > deadline:
                 raise Refused.answer("checkout", status, answer)
-            await asyncio.sleep(wait)
+            await asyncio.sleep(wait + random.uniform(0, RETRY_JITTER_SECONDS))  # as the storefront
 
     async def saga(self, _index: int, answered: Answered | None = None) -> None:
         """A whole purchase: checkout, the buyer pays on the sandbox, the subscription is ACTIVE."""
