@@ -188,22 +188,7 @@ async def test_replayed_key_of_an_ended_checkout_is_answered_from_the_read_model
         handle = temporal_env.client.get_workflow_handle(checkout_workflow_id(first["checkoutId"]))
         await handle.signal(StandInCheckout.finish)
         await asyncio.wait_for(handle.result(), 10)
-        async with db() as session, session.begin():  # what the real workflow's activity persisted
-            session.add(
-                CheckoutRow(
-                    checkout_id=first["checkoutId"],
-                    external_reference=first["externalReference"],
-                    preference_id=first["preferenceId"],
-                    init_point=first["initPoint"],
-                    sandbox_init_point=first["sandboxInitPoint"],
-                    user_id=ALICE,
-                    plan_id=1,
-                    amount=Decimal("9.99"),
-                    currency="ARS",
-                    status="COMPLETED",
-                    created_at=CREATED_AT,
-                )
-            )
+        await _persist(db, first, "COMPLETED")  # what the real workflow's activity persisted
         again = await client.post("/api/payments/checkout", **_checkout(settings, key=key))
         other_plan = await client.post("/api/payments/checkout", **_checkout(settings, plan_id=2, key=key))
     # a second run would have answered 201 with a new preference
@@ -276,6 +261,26 @@ async def test_checkouts_beyond_the_in_flight_limit_are_refused_at_once_and_star
     assert 'paysaga_checkouts_busy_total{reason="full"} 1.0' in metrics
 
 
+async def _persist(db, created: dict, status: str) -> None:
+    """The checkout row the workflow writes once its preference exists (plan 1, ALICE)."""
+    async with db() as session, session.begin():
+        session.add(
+            CheckoutRow(
+                checkout_id=created["checkoutId"],
+                external_reference=created["externalReference"],
+                preference_id=created["preferenceId"],
+                init_point=created["initPoint"],
+                sandbox_init_point=created["sandboxInitPoint"],
+                user_id=ALICE,
+                plan_id=1,
+                amount=Decimal("9.99"),
+                currency="ARS",
+                status=status,
+                created_at=CREATED_AT,
+            )
+        )
+
+
 async def _started(handle) -> bool:
     try:
         await handle.describe()
@@ -288,28 +293,7 @@ async def test_a_key_whose_preference_exists_is_answered_from_the_read_model_wit
     settings = make_settings()  # Temporal is not there: only the read model can answer
     key = f"order-{uuid.uuid4()}"
     checkout_id = checkout_id_for(ALICE, key)
-    async with db() as session, session.begin():
-        session.add(
-            CheckoutRow(
-                checkout_id=checkout_id,
-                external_reference=f"PLAN-1-USER-{ALICE}-{checkout_id[:8]}",
-                preference_id="724484980-made-once",
-                init_point="https://mp.example/checkout?pref=made-once",
-                sandbox_init_point="https://sandbox.mp.example/checkout?pref=made-once",
-                user_id=ALICE,
-                plan_id=1,
-                amount=Decimal("9.99"),
-                currency="ARS",
-                status="AWAITING_PAYMENT",
-                created_at=CREATED_AT,
-            )
-        )
-    async with serve(settings) as client:
-        retried = await client.post("/api/payments/checkout", **_checkout(settings, key=key))
-        other_plan = await client.post("/api/payments/checkout", **_checkout(settings, plan_id=2, key=key))
-        new_key = await client.post("/api/payments/checkout", **_checkout(settings, key=f"order-{uuid.uuid4()}"))
-    assert retried.status_code == 200
-    assert retried.json() == {
+    made = {
         "checkoutId": checkout_id,
         "preferenceId": "724484980-made-once",
         "initPoint": "https://mp.example/checkout?pref=made-once",
@@ -317,6 +301,12 @@ async def test_a_key_whose_preference_exists_is_answered_from_the_read_model_wit
         "externalReference": f"PLAN-1-USER-{ALICE}-{checkout_id[:8]}",
         "createdAt": "2025-03-01T12:00:00Z",
     }
+    await _persist(db, made, "AWAITING_PAYMENT")
+    async with serve(settings) as client:
+        retried = await client.post("/api/payments/checkout", **_checkout(settings, key=key))
+        other_plan = await client.post("/api/payments/checkout", **_checkout(settings, plan_id=2, key=key))
+        new_key = await client.post("/api/payments/checkout", **_checkout(settings, key=f"order-{uuid.uuid4()}"))
+    assert retried.status_code == 200 and retried.json() == made
     assert other_plan.status_code == 409 and other_plan.json()["error"] == "idempotency_key_reused"
     assert new_key.status_code == 503 and new_key.json()["error"] == "temporal_unavailable"
 
