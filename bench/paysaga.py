@@ -30,6 +30,7 @@ SAGA_TIMEOUT_SECONDS = 60.0
 # Under load the server can miss waking a result's long poll, which then returns only when the
 # poll expires (20 s): ask again every second, so a figure is the saga's, never the poll's.
 RESULT_POLL_SECONDS = 1.0
+BUYER_POLL_SECONDS = 0.5  # a waiting buyer asks for the checkout's status (the storefront: every 1 s)
 RETRY_JITTER_SECONDS = 0.5  # added at random to Retry-After, as the storefront does
 # (accepted, seconds): each answer to a checkout call, a 503 checkout_busy being not accepted
 Answered = Callable[[bool, float], None]
@@ -134,8 +135,13 @@ class Paysaga:
                 raise Refused.answer("checkout", status, answer)
             await asyncio.sleep(wait + random.uniform(0, RETRY_JITTER_SECONDS))  # as the storefront
 
-    async def saga(self, _index: int, answered: Answered | None = None) -> None:
-        """A whole purchase: checkout, the buyer pays on the sandbox, the subscription is ACTIVE."""
+    async def saga(self, _index: int, answered: Answered | None = None, *, as_buyer: bool = False) -> None:
+        """A whole purchase: checkout, the buyer pays on the sandbox, the subscription is ACTIVE.
+
+        `as_buyer`: wait for the checkout as the storefront does, asking the API every
+        BUYER_POLL_SECONDS (a read of the read model), instead of a long poll on Temporal. Under
+        load, buyers' long polls cost the server work that grows with their number: right to
+        time one saga, wrong for a ramp that asks what the system itself sustains."""
         checkout = await self.open_checkout(answered=answered)
         paid = json.dumps({"preference_id": checkout["preferenceId"], "status": "approved"}).encode()
         status, answer = await self.sandbox.request(
@@ -147,13 +153,16 @@ class Paysaga:
         # the checkout ends once the payment is applied: wait for that on Temporal (a long poll),
         # then see the subscription ACTIVE through the API, as the frontend would
         # annotated: mypy cannot infer these through temporalio's union of protocols
-        handle: WorkflowHandle[CheckoutWorkflow, CheckoutOutcome] = self._client.get_workflow_handle_for(
-            CheckoutWorkflow.run, checkout_workflow_id(checkout["checkoutId"])
-        )
-        outcome = await _result(handle)
-        if str(outcome.status) != "COMPLETED":
-            raise Refused(f"checkout ended {outcome.status}")
         user_id = checkout["userId"]
+        if as_buyer:
+            await self._until_completed(checkout["checkoutId"], user_id)
+        else:
+            handle: WorkflowHandle[CheckoutWorkflow, CheckoutOutcome] = self._client.get_workflow_handle_for(
+                CheckoutWorkflow.run, checkout_workflow_id(checkout["checkoutId"])
+            )
+            outcome = await _result(handle)
+            if str(outcome.status) != "COMPLETED":
+                raise Refused(f"checkout ended {outcome.status}")
         status, answer = await self.api.request(
             "GET", f"/api/subscriptions/user/{user_id}", b"", self._headers(user_id)
         )
@@ -165,6 +174,20 @@ class Paysaga:
             payment_workflow_id(payment_id),
             subscription_workflow_id(user_id),
         ]
+
+    async def _until_completed(self, checkout_id: str, user_id: int) -> None:
+        """GET /api/checkouts/{id} until COMPLETED, as the storefront's return page does."""
+        deadline = time.monotonic() + SAGA_TIMEOUT_SECONDS
+        while True:
+            status, answer = await self.api.request("GET", f"/api/checkouts/{checkout_id}", b"", self._headers(user_id))
+            if status != 200:
+                raise Refused.answer("checkout status", status, answer)
+            state = json.loads(answer)["status"]
+            if state == "COMPLETED":
+                return
+            if state in ("EXPIRED", "REFUNDED") or time.monotonic() > deadline:
+                raise Refused(f"checkout {state}")
+            await asyncio.sleep(BUYER_POLL_SECONDS)
 
     # --- long-lived workflows (memory) -----------------------------------------------------
 

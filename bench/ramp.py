@@ -2,7 +2,8 @@
 
 Each buyer checks out (retrying a `503 checkout_busy` with the same Idempotency-Key after its
 Retry-After, as the storefront does), pays on the sandbox and waits until the purchase is
-applied, then starts the next. A step runs a warm-up (its seconds, and until as many purchases
+applied (asking the API for the checkout's status, as the storefront's page does), then starts
+the next. A step runs a warm-up (its seconds, and until as many purchases
 ended as there are buyers: with many buyers the first ones take long), then its measured
 window: sagas/s are the purchases completed within it. Around the window the worker's metrics
 are scraped for schedule-to-start latencies; after the step, the histories of the workflows
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, TimeoutType
 from temporalio.client import Client
 
 from bench.load import Sample
@@ -62,7 +63,10 @@ class RampStep:
     checkouts: Sample
     refusals: Sample
     workflows: int = 0  # started during the step, warm-up included: their histories were read
-    task_timeouts: int = 0  # WORKFLOW_TASK_TIMED_OUT events in them
+    task_timeouts: int = 0  # workflow tasks that ran past their timeout (start-to-close) in them
+    # tasks that waited on a worker's sticky queue past its timeout: handed to any worker instead
+    # (the worker had no free slot for them; they ran once, later)
+    sticky_timeouts: int = 0
     not_found: int | None = None  # "not found when completing" lines in the worker's log (None: no log)
     # {(kind, task queue): (p50, p95) seconds} over the window
     schedule_to_start: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
@@ -92,7 +96,9 @@ async def step(
         while not closed.is_set():
             began = time.perf_counter()
             try:
-                await paysaga.saga(next(indexes), answered=lambda accepted, s: parts[-1].answered(accepted, s))
+                await paysaga.saga(
+                    next(indexes), answered=lambda accepted, s: parts[-1].answered(accepted, s), as_buyer=True
+                )
             except Exception as exc:  # counted, never raised: one failure must not end the step
                 parts[-1].sagas.record(began, exc)
             else:
@@ -125,7 +131,9 @@ async def step(
     result.schedule_to_start = {
         key: (quantile(0.50, counts), quantile(0.95, counts)) for key, counts in delta(before, after).items()
     }
-    result.workflows, result.task_timeouts = await task_timeouts(client, step_began, datetime.now(UTC))
+    result.workflows, result.task_timeouts, result.sticky_timeouts = await task_timeouts(
+        client, step_began, datetime.now(UTC)
+    )
     if worker_log and worker_log.exists():
         with worker_log.open("rb") as f:
             f.seek(log_offset)
@@ -182,19 +190,28 @@ def at_most(seconds: float) -> str:
     return f"≤ {seconds * 1000:.0f} ms" if seconds < 1 else f"≤ {seconds:g} s"
 
 
-async def task_timeouts(client: Client, since: datetime, until: datetime) -> tuple[int, int]:
-    """(workflows started in [since, until], WORKFLOW_TASK_TIMED_OUT events in their histories)."""
+async def task_timeouts(client: Client, since: datetime, until: datetime) -> tuple[int, int, int]:
+    """(workflows started in [since, until], their workflow tasks timed out start-to-close, and
+    schedule-to-start on a sticky queue), from WORKFLOW_TASK_TIMED_OUT events in their histories."""
     query = f"StartTime >= '{_rfc3339(since)}' AND StartTime <= '{_rfc3339(until)}'"
     runs = [(w.id, w.run_id) async for w in client.list_workflows(query)]
     readers = asyncio.Semaphore(HISTORY_READERS)
 
-    async def timeouts(workflow_id: str, run_id: str) -> int:
+    async def timeouts(workflow_id: str, run_id: str) -> list[int]:
         async with readers:
             handle = client.get_workflow_handle(workflow_id, run_id=run_id)
-            events = [event.event_type async for event in handle.fetch_history_events()]
-            return events.count(EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT)
+            return [
+                event.workflow_task_timed_out_event_attributes.timeout_type
+                async for event in handle.fetch_history_events()
+                if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT
+            ]
 
-    return len(runs), sum(await asyncio.gather(*(timeouts(*run) for run in runs)))
+    kinds = [kind for found in await asyncio.gather(*(timeouts(*run) for run in runs)) for kind in found]
+    return (
+        len(runs),
+        kinds.count(TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE),
+        len(kinds) - kinds.count(TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE),
+    )
 
 
 def _rfc3339(moment: datetime) -> str:
@@ -234,6 +251,7 @@ def summary(step: RampStep, floor_rate: float | None) -> str:
         f"{step.buyers} buyers: {step.rate:.2f} sagas/s{ratio}, {step.sagas.error_count} errors; "
         f"checkout p50 {step.checkouts.p50 * 1000:.0f} ms, p99 {step.checkouts.p99 * 1000:.0f} ms; "
         f"{step.refusals.ok} refused{refused}; "
-        f"{step.task_timeouts} workflow-task timeouts in {step.workflows} workflows, "
+        f"{step.task_timeouts} workflow-task timeouts ({step.sticky_timeouts} sticky schedule-to-start)"
+        f" in {step.workflows} workflows, "
         f"{'–' if step.not_found is None else step.not_found} not found; schedule-to-start p50/p95: {waits or '–'}"
     )

@@ -182,7 +182,7 @@ def _ramp_row(step: RampStep, floor_rate: float) -> list[str]:
         _latency(step.checkouts),
         f"{refused.ok} ({_ms(refused.p99)} ms)" if refused.ok else "0",
         _errors(step.sagas),
-        f"{step.task_timeouts} of {step.workflows} workflows",
+        f"{step.task_timeouts} ({step.sticky_timeouts} sticky) of {step.workflows} workflows",
         "–" if step.not_found is None else str(step.not_found),
         _waits(step, "workflow task"),
         _waits(step, "activity"),
