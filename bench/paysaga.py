@@ -8,7 +8,7 @@ import json
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -30,8 +30,8 @@ SAGA_TIMEOUT_SECONDS = 60.0
 # Under load the server can miss waking a result's long poll, which then returns only when the
 # poll expires (20 s): ask again every second, so a figure is the saga's, never the poll's.
 RESULT_POLL_SECONDS = 1.0
-BUYER_POLL_SECONDS = 0.5  # a waiting buyer asks for the checkout's status (the storefront: every 1 s)
 RETRY_JITTER_SECONDS = 0.5  # added at random to Retry-After, as the storefront does
+Waiter = Callable[[str], Awaitable[None]]
 # (accepted, seconds): each answer to a checkout call, a 503 checkout_busy being not accepted
 Answered = Callable[[bool, float], None]
 PLAN = Plan(id=1, code="BASIC", name="Plan BASIC", price=Decimal("9.99"), currency="ARS", billing_cycle="monthly")
@@ -135,13 +135,13 @@ class Paysaga:
                 raise Refused.answer("checkout", status, answer)
             await asyncio.sleep(wait + random.uniform(0, RETRY_JITTER_SECONDS))  # as the storefront
 
-    async def saga(self, _index: int, answered: Answered | None = None, *, as_buyer: bool = False) -> None:
+    async def saga(
+        self, _index: int, answered: Answered | None = None, *, until_completed: Waiter | None = None
+    ) -> None:
         """A whole purchase: checkout, the buyer pays on the sandbox, the subscription is ACTIVE.
 
-        `as_buyer`: wait for the checkout as the storefront does, asking the API every
-        BUYER_POLL_SECONDS (a read of the read model), instead of a long poll on Temporal. Under
-        load, buyers' long polls cost the server work that grows with their number: right to
-        time one saga, wrong for a ramp that asks what the system itself sustains."""
+        `until_completed(checkout_id)` waits for the checkout to complete; by default a long poll
+        on Temporal (right to time one saga; its cost grows with the number waiting)."""
         checkout = await self.open_checkout(answered=answered)
         paid = json.dumps({"preference_id": checkout["preferenceId"], "status": "approved"}).encode()
         status, answer = await self.sandbox.request(
@@ -154,8 +154,8 @@ class Paysaga:
         # then see the subscription ACTIVE through the API, as the frontend would
         # annotated: mypy cannot infer these through temporalio's union of protocols
         user_id = checkout["userId"]
-        if as_buyer:
-            await self._until_completed(checkout["checkoutId"], user_id)
+        if until_completed is not None:
+            await asyncio.wait_for(until_completed(checkout["checkoutId"]), SAGA_TIMEOUT_SECONDS)
         else:
             handle: WorkflowHandle[CheckoutWorkflow, CheckoutOutcome] = self._client.get_workflow_handle_for(
                 CheckoutWorkflow.run, checkout_workflow_id(checkout["checkoutId"])
@@ -174,20 +174,6 @@ class Paysaga:
             payment_workflow_id(payment_id),
             subscription_workflow_id(user_id),
         ]
-
-    async def _until_completed(self, checkout_id: str, user_id: int) -> None:
-        """GET /api/checkouts/{id} until COMPLETED, as the storefront's return page does."""
-        deadline = time.monotonic() + SAGA_TIMEOUT_SECONDS
-        while True:
-            status, answer = await self.api.request("GET", f"/api/checkouts/{checkout_id}", b"", self._headers(user_id))
-            if status != 200:
-                raise Refused.answer("checkout status", status, answer)
-            state = json.loads(answer)["status"]
-            if state == "COMPLETED":
-                return
-            if state in ("EXPIRED", "REFUNDED") or time.monotonic() > deadline:
-                raise Refused(f"checkout {state}")
-            await asyncio.sleep(BUYER_POLL_SECONDS)
 
     # --- long-lived workflows (memory) -----------------------------------------------------
 

@@ -2,8 +2,8 @@
 
 Each buyer checks out (retrying a `503 checkout_busy` with the same Idempotency-Key after its
 Retry-After, as the storefront does), pays on the sandbox and waits until the purchase is
-applied (asking the API for the checkout's status, as the storefront's page does), then starts
-the next. A step runs a warm-up (its seconds, and until as many purchases
+applied (told by one reader of the read model for all buyers, bench/completions.py), then
+starts the next. A step runs a warm-up (its seconds, and until as many purchases
 ended as there are buyers: with many buyers the first ones take long), then its measured
 window: sagas/s are the purchases completed within it. Around the window the worker's metrics
 are scraped for schedule-to-start latencies; after the step, the histories of the workflows
@@ -27,6 +27,7 @@ from pathlib import Path
 from temporalio.api.enums.v1 import EventType, TimeoutType
 from temporalio.client import Client
 
+from bench.completions import Completions
 from bench.load import Sample
 from bench.paysaga import Paysaga
 
@@ -78,6 +79,7 @@ class RampStep:
 
 async def step(
     paysaga: Paysaga,
+    completions: Completions,
     client: Client,
     metrics_url: str,
     worker_log: Path | None,
@@ -97,7 +99,9 @@ async def step(
             began = time.perf_counter()
             try:
                 await paysaga.saga(
-                    next(indexes), answered=lambda accepted, s: parts[-1].answered(accepted, s), as_buyer=True
+                    next(indexes),
+                    answered=lambda accepted, s: parts[-1].answered(accepted, s),
+                    until_completed=completions.until_completed,
                 )
             except Exception as exc:  # counted, never raised: one failure must not end the step
                 parts[-1].sagas.record(began, exc)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from temporalio.client import Client
 
+from bench.completions import Completions
 from bench.floor import Floor
 from bench.load import Sample, closed_loop, fixed_rate, merged
 from bench.machine import cpu_seconds, loaded_libraries, resident_mb
@@ -284,16 +285,29 @@ async def _burst(ctx: _Context) -> None:
 
 
 async def _ramp(running: BenchStack, ctx: _Context) -> None:
-    options, result = ctx.options, ctx.result
+    result = ctx.result
     if "complete" not in result.floor:  # the floor the steps are measured against, in the same run
         await _floor_complete(ctx)
     floor_rate = result.floor["complete"].rate
     metrics_url = f"http://{HOST}:{running.config.worker_metrics_port}/metrics"
+    completions = Completions(running.config.database)
+    try:
+        await _ramp_steps(running, ctx, completions, metrics_url, floor_rate)
+    finally:
+        await completions.close()
+    log(f"  {knee_verdict(result.ramp)}")
+
+
+async def _ramp_steps(
+    running: BenchStack, ctx: _Context, completions: Completions, metrics_url: str, floor_rate: float
+) -> None:
+    options, result = ctx.options, ctx.result
     for buyers in options.ramp_buyers:
         log(f"ramp: {buyers} buyers at once, {options.ramp_warm_up:.0f} s warm-up + {options.ramp_seconds:.0f} s")
         result.ramp.append(
             await step(
                 ctx.paysaga,
+                completions,
                 ctx.client,
                 metrics_url,
                 running.stack.processes["worker"].log_path,
@@ -303,7 +317,6 @@ async def _ramp(running: BenchStack, ctx: _Context) -> None:
             )
         )
         log(f"  {summary(result.ramp[-1], floor_rate)}")
-    log(f"  {knee_verdict(result.ramp)}")
 
 
 async def _memory(running: BenchStack, ctx: _Context) -> None:
