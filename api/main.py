@@ -98,8 +98,8 @@ def _lifespan(given: Settings | None):
         app.state.temporal = temporal
         app.state.inbox = inbox
         app.state.payment_hint_relay = webhooks.payment_hint_relay(temporal, settings)
-        # what an unsigned hint, or a source whose signatures keep failing, may cost
         app.state.checkout_admission = CheckoutAdmission(settings.checkout_max_in_flight)
+        # what an unsigned hint, or a source whose signatures keep failing, may cost
         app.state.ipn_rate_limiter = IpnRateLimiter(settings.ipn_rate_limit_per_ip, settings.ipn_rate_limit_global)
         app.state.signature_failure_limiter = FailureRateLimiter(settings.webhook_invalid_signature_rate_limit_per_ip)
         # demo tokens and the storefront (DEV_ROUTES=1), the docs (API_DOCS): only once settings are known

@@ -102,7 +102,7 @@ async def start_checkout(
         if not admitted:
             metrics.checkouts_busy.labels(reason="full").inc()
             # spread over 1-3 s: buyers refused together should not all come back together
-            raise _busy(idempotency_key, retry_after=random.randint(1, 3))
+            raise _busy(idempotency_key, "too many checkouts are waiting", retry_after=random.randint(1, 3))
         try:
             created: CheckoutCreated = await asyncio.wait_for(
                 temporal.execute_update_with_start_workflow(
@@ -114,7 +114,7 @@ async def start_checkout(
             )
         except (TimeoutError, RPCTimeoutOrCancelledError):  # the SDK reports the cancelled wait as the latter
             metrics.checkouts_busy.labels(reason="slow").inc()
-            raise _busy(idempotency_key, retry_after=1) from None
+            raise _busy(idempotency_key, "the checkout is not ready yet", retry_after=1) from None
         except WorkflowAlreadyStartedError:
             created = await _ended_checkout(session, checkout_id, plan.id)
         except WorkflowUpdateFailedError as exc:
@@ -141,12 +141,12 @@ def _read_start_failure(start: WithStartWorkflowOperation) -> None:
         future.add_done_callback(lambda done: done.cancelled() or done.exception())
 
 
-def _busy(idempotency_key: str | None, *, retry_after: int) -> ApiError:
+def _busy(idempotency_key: str | None, why: str, *, retry_after: int) -> ApiError:
     again = "with the same Idempotency-Key" if idempotency_key else "with an Idempotency-Key, so a retry finds it"
     return ApiError(
         503,
         "checkout_busy",
-        f"the checkout is not ready yet; retry in {retry_after} s {again}",
+        f"{why}; retry in {retry_after} s {again}",
         headers={"Retry-After": str(retry_after)},
     )
 
