@@ -59,6 +59,8 @@ class ApiMetrics:
             ["reason"],
             registry=self.registry,
         )
+        for reason in ("full", "slow"):  # served at 0 before the first refusal: rate() and alerts see them
+            self.checkouts_busy.labels(reason=reason)
 
     def webhook(self, topic: str | None, outcome: str, refusal: str | None = None) -> None:
         label = topic if topic in KNOWN_TOPICS else ("none" if topic is None else "other")
